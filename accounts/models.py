@@ -1,0 +1,153 @@
+"""Users and their one-time SMS codes (ACC-1, ACC-3, MIN-1 groundwork)."""
+
+import hashlib
+import hmac
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from phonenumber_field.modelfields import PhoneNumberField
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, phone, password, **extra):
+        if not phone:
+            raise ValueError("A phone number is required")
+        email = extra.pop("email", None)
+        user = self.model(phone=phone, email=self.normalize_email(email) or None, **extra)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.full_clean(exclude=["password"])
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, phone, password=None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(phone, password, **extra)
+
+    def create_superuser(self, phone, password=None, **extra):
+        extra["is_staff"] = True
+        extra["is_superuser"] = True
+        return self._create_user(phone, password, **extra)
+
+    def get_by_natural_key(self, username):
+        return self.get(**{self.model.USERNAME_FIELD: username})
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person (or an enterprise's contact) with an account.
+
+    The phone number is the login identity (ACC-1); everything else is optional (ACC-3), except
+    the date of birth asked at sign-up so that minors can be recognised (MIN-1). ``__str__`` names
+    no personal data because the audit log copies it.
+    """
+
+    class Language(models.TextChoices):
+        ENGLISH = "en", _("English")
+        CHINESE = "zh-hans", _("Simplified Chinese")
+
+    phone = PhoneNumberField(_("mobile phone"), unique=True)
+    email = models.EmailField(
+        _("e-mail address"),
+        blank=True,
+        null=True,
+        help_text=_("Optional. Used for notifications and e-mail sign-in."),
+    )
+    username = models.CharField(
+        _("username"),
+        max_length=40,
+        blank=True,
+        null=True,
+        unique=True,
+        help_text=_("Optional public name."),
+    )
+    date_of_birth = models.DateField(_("date of birth"), null=True, blank=True)
+    preferred_language = models.CharField(
+        _("preferred language"), max_length=10, choices=Language.choices, default=Language.CHINESE
+    )
+    is_staff = models.BooleanField(
+        _("staff status"),
+        default=False,
+        help_text=_("Designates whether the user can log into the admin site."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "phone"
+    REQUIRED_FIELDS = ["email"]
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                name="accounts_user_email_ci_unique",
+                violation_error_message=_("An account with this e-mail address already exists."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"U-{self.pk or 0:06d}"
+
+    def clean(self):
+        super().clean()
+        self.email = self.__class__.objects.normalize_email(self.email).lower() or None
+        if self.username == "":
+            self.username = None
+
+    @property
+    def contact_label(self):
+        """What staff see to recognise a requester: e-mail if given, else the phone number."""
+        return self.email or str(self.phone)
+
+
+def hash_code(phone: str, code: str) -> str:
+    """Codes are stored as a keyed hash, so a database read does not reveal a live code."""
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, f"{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+class PhoneCode(models.Model):
+    """A one-time SMS code: expires, single-use, and locked after too many wrong tries (ACC-1)."""
+
+    class Purpose(models.TextChoices):
+        LOGIN = "login", _("sign in")
+        SIGNUP = "signup", _("sign up")
+
+    phone = PhoneNumberField(_("phone"))
+    purpose = models.CharField(_("purpose"), max_length=10, choices=Purpose.choices)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("SMS code")
+        verbose_name_plural = _("SMS codes")
+        indexes = [
+            # Rate limits and verification: "codes for this phone, newest first".
+            models.Index(fields=["phone", "-created_at"], name="phonecode_phone_recent_idx"),
+            # Rate limit per client address.
+            models.Index(fields=["ip_address", "-created_at"], name="phonecode_ip_recent_idx"),
+        ]
+
+    def __str__(self):
+        return f"SMS code #{self.pk}"
+
+    @staticmethod
+    def generate() -> str:
+        return f"{secrets.randbelow(1_000_000):06d}"

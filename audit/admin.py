@@ -1,0 +1,40 @@
+"""A read-only, index-friendly view of the audit trail for the DPO and auditors (AUD-1).
+
+auditlog's stock admin counts the whole table and filters by joins; this one shows no full count,
+filters on indexed columns only, and never allows edits or deletion.
+"""
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from .models import AuditLogEntry
+
+# auditlog's own admin registers the swapped-in model; ours replaces it.
+if admin.site.is_registered(AuditLogEntry):
+    admin.site.unregister(AuditLogEntry)
+
+
+@admin.register(AuditLogEntry)
+class AuditLogEntryAdmin(admin.ModelAdmin):
+    list_display = ("timestamp", "action", "content_type", "object_id", "object_repr", "actor")
+    list_filter = ("action", "content_type")
+    list_select_related = ("content_type", "actor")
+    search_fields = ("=object_pk", "=actor__email")
+    show_full_result_count = False
+    date_hierarchy = None
+    raw_id_fields = ("actor",)
+    readonly_fields = [f.name for f in AuditLogEntry._meta.fields]
+    ordering = ("-timestamp",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("changes"))
+    def changes_display(self, obj):
+        return obj.changes_str

@@ -1,0 +1,61 @@
+"""The DPO cockpit: the admin site with the request counts that matter on its index (AUD-1)."""
+
+from datetime import timedelta
+
+from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class StaffLoginForm(AdminAuthenticationForm):
+    """Staff sign in with their e-mail address or phone number and password."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].label = _("E-mail or mobile phone")
+
+
+def cockpit_counts(now=None):
+    """Open, due in 3 days, overdue, closed this month and the on-time share: one query."""
+    from requests.models import CLOCK_RUNNING_STATES, OPEN_STATES, DataSubjectRequest
+
+    now = now or timezone.now()
+    month_start = timezone.localtime(now).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    running = Q(state__in=CLOCK_RUNNING_STATES)
+    closed_month = Q(closed_at__gte=month_start)
+    counts = DataSubjectRequest.objects.aggregate(
+        open=Count("id", filter=Q(state__in=OPEN_STATES)),
+        due_soon=Count(
+            "id", filter=running & Q(due_at__gte=now, due_at__lt=now + timedelta(days=3))
+        ),
+        overdue=Count("id", filter=running & Q(due_at__lt=now)),
+        closed_month=Count("id", filter=closed_month),
+        on_time_month=Count("id", filter=closed_month & Q(answered_on_time=True)),
+    )
+    closed = counts["closed_month"]
+    counts["on_time_share"] = round(100 * counts["on_time_month"] / closed) if closed else None
+    queue = reverse("admin:requests_datasubjectrequest_changelist")
+    counts["links"] = {
+        "open": f"{queue}?status=open",
+        "due_soon": f"{queue}?deadline=due3",
+        "overdue": f"{queue}?deadline=overdue",
+        "closed_month": f"{queue}?status=closed&closed=month",
+    }
+    return counts
+
+
+class PortalAdminSite(admin.AdminSite):
+    site_header = _("Privacy compliance portal")
+    site_title = _("Privacy portal admin")
+    index_title = _("DPO cockpit")
+    index_template = "admin/portal_index.html"
+    login_form = StaffLoginForm
+
+    def index(self, request, extra_context=None):
+        extra_context = extra_context or {}
+        if request.user.has_perm("requests.view_datasubjectrequest"):
+            extra_context["cockpit"] = cockpit_counts()
+        return super().index(request, extra_context)

@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="accounts:center", permanent=False), name="home"),
+    path("admin/", admin.site.urls),
+    path("account/requests/", include("requests.urls")),
+    path("account/", include("accounts.urls")),
+]

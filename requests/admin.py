@@ -1,0 +1,583 @@
+"""The DPO's request queue and request page (SLA-1, RGT-5, AUD-1).
+
+The queue shows each request's deadline in colour and filters by state, kind, deadline and
+assignee. State changes are buttons on the request page that lead to a confirmation form; they
+run the same workflow functions as everything else.
+"""
+
+from datetime import datetime, time, timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from . import workflow
+from .attachments import attachments_total
+from .forms import (
+    AskRequesterForm,
+    CompleteForm,
+    ConfirmForm,
+    ExtendForm,
+    RefuseForm,
+    StaffMessageForm,
+)
+from .models import (
+    CLOCK_RUNNING_STATES,
+    CLOSED_STATES,
+    OPEN_STATES,
+    Attachment,
+    CalendarOverride,
+    CalendarYear,
+    DataSubjectRequest,
+    RequestMessage,
+    RequestState,
+)
+from .views import serve_attachment
+
+# --- Filters ------------------------------------------------------------------------------------
+
+
+class StatusFilter(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("open", _("Open (all)")), ("closed", _("Closed (all)"))] + list(
+            RequestState.choices
+        )
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "open":
+            return queryset.filter(state__in=OPEN_STATES)
+        if value == "closed":
+            return queryset.filter(state__in=CLOSED_STATES)
+        if value in RequestState.values:
+            return queryset.filter(state=value)
+        return queryset
+
+
+class DeadlineFilter(admin.SimpleListFilter):
+    title = _("deadline")
+    parameter_name = "deadline"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("overdue", _("Overdue")),
+            ("due3", _("Due in 3 days")),
+            ("week", _("Due this week")),
+            ("provisional", _("Provisional deadline")),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        running = queryset.filter(state__in=CLOCK_RUNNING_STATES)
+        value = self.value()
+        if value == "overdue":
+            return running.filter(due_at__lt=now)
+        if value == "due3":
+            return running.filter(due_at__gte=now, due_at__lt=now + timedelta(days=3))
+        if value == "week":
+            today = timezone.localdate(now)
+            week_end = today + timedelta(days=7 - today.weekday())
+            end = timezone.make_aware(datetime.combine(week_end, time.min))
+            return running.filter(due_at__gte=now, due_at__lt=end)
+        if value == "provisional":
+            return queryset.filter(state__in=OPEN_STATES, due_provisional=True)
+        return queryset
+
+
+class AssigneeFilter(admin.SimpleListFilter):
+    title = _("assignee")
+    parameter_name = "assignee"
+
+    def lookups(self, request, model_admin):
+        return [("mine", _("Mine")), ("none", _("Unassigned"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "mine":
+            return queryset.filter(assignee=request.user)
+        if self.value() == "none":
+            return queryset.filter(assignee__isnull=True)
+        return queryset
+
+
+class ClosedFilter(admin.SimpleListFilter):
+    title = _("closed")
+    parameter_name = "closed"
+
+    def lookups(self, request, model_admin):
+        return [("month", _("This month"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "month":
+            start = timezone.localtime().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            return queryset.filter(closed_at__gte=start)
+        return queryset
+
+
+# --- Forms --------------------------------------------------------------------------------------
+
+
+class StaffRequestForm(forms.ModelForm):
+    """Recording a request that arrived by e-mail, phone or letter (RGT-2)."""
+
+    class Meta:
+        model = DataSubjectRequest
+        fields = ["requester", "kind", "channel", "received_at", "subject", "description"]
+        help_texts = {
+            "received_at": _("When the request reached us: the deadline counts from then."),
+        }
+
+    def clean_received_at(self):
+        value = self.cleaned_data["received_at"]
+        if value and value > timezone.now() + timedelta(minutes=5):
+            raise forms.ValidationError(_("The time of receipt cannot be in the future."))
+        return value
+
+
+# --- Actions on the request page ------------------------------------------------------------------
+
+
+TRANSITIONS = {
+    "start": {
+        "title": _("Start work"),
+        "help": _("Confirm that the requester's identity has been checked and work begins."),
+        "form": ConfirmForm,
+        "run": lambda req, user, data: workflow.start(req, user),
+        "done": _("Work has started."),
+    },
+    "ask": {
+        "title": _("Ask the requester"),
+        "help": _("The requester is asked for information; the deadline clock pauses."),
+        "form": AskRequesterForm,
+        "run": lambda req, user, data: workflow.ask_requester(req, user, data["question"]),
+        "done": _("The requester has been asked; the clock is paused."),
+    },
+    "resume": {
+        "title": _("Resume without a reply"),
+        "help": _("Restart the clock, e.g. when the answer came by phone."),
+        "form": ConfirmForm,
+        "run": lambda req, user, data: workflow.resume(req, user),
+        "done": _("Work has resumed."),
+    },
+    "extend": {
+        "title": _("Extend the deadline"),
+        "help": _("Allowed once, before the deadline; the requester is told the reason."),
+        "form": ExtendForm,
+        "run": lambda req, user, data: workflow.extend(req, user, data["days"], data["reason"]),
+        "done": _("The deadline has been extended and the requester told."),
+    },
+    "complete": {
+        "title": _("Complete"),
+        "help": _("Send the answer and close the request."),
+        "form": CompleteForm,
+        "run": lambda req, user, data: workflow.complete(req, user, data["resolution"]),
+        "done": _("The request is completed."),
+    },
+    "refuse": {
+        "title": _("Refuse"),
+        "help": workflow.REFUSAL_HELP,
+        "form": RefuseForm,
+        "run": lambda req, user, data: workflow.refuse(req, user, data["ground"], data["reason"]),
+        "done": _("The request is refused and the requester told."),
+    },
+}
+
+
+def available_actions(req, now=None):
+    """Which buttons the request page shows, in order."""
+    now = now or timezone.now()
+    actions = {
+        RequestState.SUBMITTED: ["start", "ask", "extend", "refuse"],
+        RequestState.IN_PROGRESS: ["complete", "ask", "extend", "refuse"],
+        RequestState.AWAITING_REQUESTER: ["resume", "extend", "refuse"],
+    }.get(req.state, [])
+    if req.extended_at is not None or req.due_at <= now:
+        actions = [a for a in actions if a != "extend"]
+    return actions
+
+
+# --- The admin ----------------------------------------------------------------------------------
+
+
+@admin.register(DataSubjectRequest)
+class DataSubjectRequestAdmin(admin.ModelAdmin):
+    list_display = (
+        "reference",
+        "kind",
+        "requester_contact",
+        "state_badge",
+        "assignee",
+        "deadline",
+        "received_at",
+    )
+    list_display_links = ("reference",)
+    list_filter = (StatusFilter, DeadlineFilter, AssigneeFilter, "kind", "channel", ClosedFilter)
+    list_select_related = ("requester", "assignee")
+    search_fields = ("=reference", "=requester__phone", "requester__email", "subject")
+    show_full_result_count = False
+    list_per_page = 50
+    ordering = ("due_at",)
+    autocomplete_fields = ("requester",)
+    raw_id_fields = ("assignee",)
+    actions = ["assign_to_me"]
+    change_form_template = "admin/requests/datasubjectrequest/change_form.html"
+    readonly_fields = (
+        "reference",
+        "kind",
+        "channel",
+        "state",
+        "requester",
+        "entered_by",
+        "subject",
+        "description",
+        "received_at",
+        "acknowledged_at",
+        "deadline",
+        "original_due_at",
+        "paused_at",
+        "extended_at",
+        "extension_reason",
+        "escalated_at",
+        "closed_at",
+        "answered_on_time",
+        "resolution",
+        "refusal_ground",
+        "refusal_reason",
+    )
+    fieldsets_change = (
+        (
+            None,
+            {
+                "fields": (
+                    "reference",
+                    ("kind", "channel"),
+                    "state",
+                    ("requester", "entered_by"),
+                    "assignee",
+                    "subject",
+                    "description",
+                )
+            },
+        ),
+        (
+            _("Deadline"),
+            {
+                "fields": (
+                    "deadline",
+                    ("received_at", "acknowledged_at"),
+                    "original_due_at",
+                    "paused_at",
+                    ("extended_at", "extension_reason"),
+                    "escalated_at",
+                )
+            },
+        ),
+        (
+            _("Outcome"),
+            {
+                "fields": (
+                    ("closed_at", "answered_on_time"),
+                    "resolution",
+                    ("refusal_ground", "refusal_reason"),
+                )
+            },
+        ),
+    )
+
+    # -- columns --
+
+    @admin.display(description=_("requester"), ordering="requester__email")
+    def requester_contact(self, obj):
+        return obj.requester.contact_label
+
+    @admin.display(description=_("state"), ordering="state")
+    def state_badge(self, obj):
+        return format_html(
+            '<span class="dsr-state dsr-state-{}">{}</span>', obj.state, obj.get_state_display()
+        )
+
+    @admin.display(description=_("deadline"), ordering="due_at")
+    def deadline(self, obj):
+        if obj.pk is None:
+            return "-"
+        due = timezone.localtime(obj.due_at)
+        label = due.strftime("%Y-%m-%d")
+        provisional = (
+            format_html(
+                ' <span class="dsr-provisional" title="{}">{}</span>',
+                _("Holiday calendar incomplete: the true deadline may be later."),
+                _("provisional"),
+            )
+            if obj.due_provisional
+            else ""
+        )
+        if obj.state in CLOSED_STATES:
+            on_time = obj.answered_on_time
+            css = "ok" if on_time else "late"
+            text = _("answered on time") if on_time else _("answered late")
+            if obj.state == RequestState.WITHDRAWN:
+                css, text = "closed", _("withdrawn")
+            return format_html('<span class="dsr-due dsr-due-{}">{} · {}</span>', css, label, text)
+        if obj.state == RequestState.AWAITING_REQUESTER:
+            return format_html(
+                '<span class="dsr-due dsr-due-paused">{} · {}</span>{}',
+                label,
+                _("paused"),
+                provisional,
+            )
+        now = timezone.now()
+        days = (due.date() - timezone.localdate(now)).days
+        if obj.due_at < now:
+            css, text = "overdue", _("overdue by %(n)d day(s)") % {"n": max(1, -days)}
+        elif days == 0:
+            css, text = "today", _("due today")
+        else:
+            css = "soon" if days <= 3 else "ok"
+            text = ngettext("%(n)d day left", "%(n)d days left", days) % {"n": days}
+        return format_html(
+            '<span class="dsr-due dsr-due-{}">{} · {}</span>{}', css, label, text, provisional
+        )
+
+    # -- forms and saving --
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return ((None, {"fields": StaffRequestForm.Meta.fields}),)
+        return self.fieldsets_change
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = StaffRequestForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        fields = self.readonly_fields
+        if not obj.is_open:
+            fields = fields + ("assignee",)
+        return fields
+
+    def get_changeform_initial_data(self, request):
+        return {"channel": "email", "received_at": timezone.now()}
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.entered_by = request.user
+            try:
+                workflow.save_new_request(obj)
+            except workflow.TransitionError as exc:
+                raise PermissionDenied(str(exc)) from exc
+            return
+        if "assignee" in form.changed_data:
+            new_assignee = obj.assignee
+            try:
+                workflow.assign(obj, new_assignee, request.user)
+            except workflow.TransitionError as exc:
+                messages.error(request, str(exc))
+
+    def has_delete_permission(self, request, obj=None):
+        # Requests are records of compliance: they are closed, never deleted from the admin.
+        return False
+
+    def get_search_results(self, request, queryset, search_term):
+        from phonenumber_field.phonenumber import to_python
+
+        term = search_term.strip()
+        if term and not term.upper().startswith("DSR-"):
+            number = to_python(term)
+            if number is not None and number.is_valid():
+                return queryset.filter(requester__phone=number.as_e164), False
+        if term.upper().startswith("DSR-"):
+            return queryset.filter(reference=term.upper()), False
+        return super().get_search_results(request, queryset, search_term)
+
+    # -- bulk action --
+
+    @admin.action(description=_("Assign to me"), permissions=["change"])
+    def assign_to_me(self, request, queryset):
+        done = skipped = 0
+        for req in queryset.filter(state__in=OPEN_STATES).exclude(assignee=request.user):
+            workflow.assign(req, request.user, request.user)
+            done += 1
+        skipped = queryset.count() - done
+        self.message_user(
+            request,
+            ngettext("%(n)d request assigned to you.", "%(n)d requests assigned to you.", done)
+            % {"n": done}
+            + (
+                " " + _("%(n)d skipped (closed or already yours).") % {"n": skipped}
+                if skipped
+                else ""
+            ),
+            messages.SUCCESS,
+        )
+
+    # -- the request page --
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<int:pk>/do/<str:action>/",
+                wrap(self.transition_view),
+                name="requests_datasubjectrequest_transition",
+            ),
+            path(
+                "<int:pk>/message/",
+                wrap(self.message_view),
+                name="requests_datasubjectrequest_message",
+            ),
+            path(
+                "<int:pk>/files/<int:attachment_pk>/",
+                wrap(self.attachment_view),
+                name="requests_datasubjectrequest_attachment",
+            ),
+        ] + super().get_urls()
+
+    def _thread(self, req):
+        return req.messages.select_related("author").prefetch_related(
+            Prefetch("attachments", queryset=Attachment.objects.order_by("id"))
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        req = self.get_object(request, object_id)
+        if req is not None:
+            extra_context.update(
+                {
+                    "thread": self._thread(req),
+                    "request_files": req.attachments.filter(message__isnull=True),
+                    "events": req.events.select_related("actor"),
+                    "actions_available": [
+                        (a, TRANSITIONS[a]["title"]) for a in available_actions(req)
+                    ],
+                    "message_form": StaffMessageForm(existing_total=0) if req.is_open else None,
+                    "can_act": self.has_change_permission(request, req),
+                }
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _get_for_action(self, request, pk):
+        req = get_object_or_404(DataSubjectRequest.objects.select_related("requester"), pk=pk)
+        if not self.has_change_permission(request, req):
+            raise PermissionDenied
+        return req
+
+    def transition_view(self, request, pk, action):
+        if action not in TRANSITIONS:
+            raise PermissionDenied
+        spec = TRANSITIONS[action]
+        req = self._get_for_action(request, pk)
+        change_url = reverse("admin:requests_datasubjectrequest_change", args=[req.pk])
+        if action not in available_actions(req):
+            messages.error(
+                request,
+                _("“%(action)s” is not possible for this request in its current state.")
+                % {"action": spec["title"]},
+            )
+            return redirect(change_url)
+        form = spec["form"](request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                spec["run"](req, request.user, form.cleaned_data)
+            except workflow.TransitionError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, spec["done"])
+                return redirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": req,
+            "req": req,
+            "title": f"{spec['title']}: {req.reference}",
+            "action_title": spec["title"],
+            "help": spec["help"],
+            "form": form,
+            "media": self.media + form.media,
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/requests/transition.html", context)
+
+    def message_view(self, request, pk):
+        req = self._get_for_action(request, pk)
+        change_url = reverse("admin:requests_datasubjectrequest_change", args=[req.pk])
+        if request.method != "POST":
+            return redirect(change_url)
+        form = StaffMessageForm(request.POST, request.FILES, existing_total=attachments_total(req))
+        if form.is_valid():
+            try:
+                workflow.post_message(
+                    req,
+                    request.user,
+                    form.cleaned_data["body"],
+                    internal=form.cleaned_data["internal"],
+                    files=form.cleaned_data["attachments"],
+                )
+            except workflow.TransitionError as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(
+                    request,
+                    _("Internal note added.")
+                    if form.cleaned_data["internal"]
+                    else _("Message sent to the requester."),
+                )
+        else:
+            for errors in form.errors.values():
+                for error in errors:
+                    messages.error(request, error)
+        return redirect(change_url)
+
+    def attachment_view(self, request, pk, attachment_pk):
+        req = get_object_or_404(DataSubjectRequest, pk=pk)
+        if not self.has_view_permission(request, req):
+            raise PermissionDenied
+        attachment = get_object_or_404(Attachment, request=req, pk=attachment_pk)
+        return serve_attachment(attachment)
+
+
+@admin.register(RequestMessage)
+class RequestMessageAdmin(admin.ModelAdmin):
+    """All messages, for search across threads; written only from the request page."""
+
+    list_display = ("__str__", "request", "from_staff", "internal", "created_at")
+    list_filter = ("internal", "from_staff")
+    list_select_related = ("request",)
+    search_fields = ("=request__reference",)
+    raw_id_fields = ("request", "author")
+    show_full_result_count = False
+    readonly_fields = ("request", "author", "from_staff", "internal", "body", "created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CalendarOverride)
+class CalendarOverrideAdmin(admin.ModelAdmin):
+    """Working days and days off that win over the built-in Chinese holiday calendar."""
+
+    list_display = ("date", "is_workday", "note")
+    list_filter = ("is_workday",)
+    search_fields = ("note",)
+    date_hierarchy = "date"
+
+
+@admin.register(CalendarYear)
+class CalendarYearAdmin(admin.ModelAdmin):
+    list_display = ("year", "note")
+    search_fields = ("=year",)

@@ -1,0 +1,31 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class RequestsConfig(AppConfig):
+    """Data-subject requests (the "support tickets" of the policy), their SLA and fulfilment.
+
+    The package is named ``requests`` after the design card; it shadows the PyPI HTTP library of
+    the same name, which the project therefore never depends on (tests/test_dependencies.py).
+    """
+
+    name = "requests"
+    label = "requests"
+    verbose_name = _("Data-subject requests")
+
+    def ready(self):
+        from auditlog.registry import auditlog
+
+        from .models import (
+            Attachment,
+            CalendarOverride,
+            CalendarYear,
+            DataSubjectRequest,
+            RequestMessage,
+        )
+
+        auditlog.register(DataSubjectRequest)
+        auditlog.register(RequestMessage)
+        auditlog.register(Attachment)
+        auditlog.register(CalendarOverride)
+        auditlog.register(CalendarYear)

@@ -1,0 +1,186 @@
+"""The SLA sweep (SLA-1): run every 15 minutes by beat, or by ``manage.py sla_sweep``.
+
+1. acknowledge requests not yet acknowledged (the requester is told the deadline);
+2. remind whoever owns a request 3 days and 1 day before its deadline;
+3. escalate overdue requests to the DPO group.
+
+Set-based: each step reads a batch in one query and writes it with one UPDATE and bulk INSERTs,
+so the number of queries depends on the number of batches, not of requests. Idempotent: every
+notification has a unique outbox key, and acknowledgement/escalation claim rows with a
+conditional UPDATE, so a second run (or a run after a crash) sends nothing twice.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from notifications.services import enqueue
+
+from .models import CLOCK_RUNNING_STATES, OPEN_STATES, DataSubjectRequest, RequestEvent
+from .workflow import _to_requester, _to_staff, dpo_recipients, local_date
+
+
+@dataclass
+class SweepResult:
+    acknowledged: int = 0
+    reminders: int = 0
+    escalated: int = 0
+
+
+def _batches(queryset, batch_size):
+    """Yield locked batches of rows, each inside its own transaction. Rows another worker holds
+    are skipped (PostgreSQL); the claim itself is the caller's conditional UPDATE."""
+    while True:
+        with transaction.atomic():
+            rows = list(queryset.select_for_update(skip_locked=True, of=("self",))[:batch_size])
+            if not rows:
+                return
+            yield rows
+        if len(rows) < batch_size:
+            return
+
+
+def acknowledge(now, batch_size):
+    pending = (
+        DataSubjectRequest.objects.filter(acknowledged_at__isnull=True, state__in=OPEN_STATES)
+        .select_related("requester")
+        .order_by("received_at", "id")
+    )
+    count = 0
+    for rows in _batches(pending, batch_size):
+        ids = [r.pk for r in rows]
+        DataSubjectRequest.objects.filter(pk__in=ids, acknowledged_at__isnull=True).update(
+            acknowledged_at=now
+        )
+        RequestEvent.objects.bulk_create(
+            [
+                RequestEvent(request=r, kind=RequestEvent.Kind.ACKNOWLEDGED, created_at=now)
+                for r in rows
+            ]
+        )
+        enqueue(
+            [
+                _to_requester(
+                    r,
+                    "ack",
+                    lambda r=r: _("We have received your request %(ref)s") % {"ref": r.reference},
+                    lambda r=r: (
+                        _(
+                            "Thank you. We have received your request “%(subject)s” and will "
+                            "answer by %(due)s."
+                        )
+                        % {"subject": r.subject, "due": local_date(r.due_at)}
+                    ),
+                )
+                for r in rows
+            ]
+        )
+        count += len(rows)
+    return count
+
+
+def remind(now, dpos):
+    """One reminder per owner per threshold per deadline; outbox keys make it idempotent."""
+    thresholds = sorted(settings.SLA_REMIND_DAYS_BEFORE)  # e.g. [1, 3]
+    drafts = []
+    lower = now
+    for days in thresholds:
+        upper = now + timedelta(days=days)
+        due_soon = (
+            DataSubjectRequest.objects.filter(
+                state__in=CLOCK_RUNNING_STATES, due_at__gt=lower, due_at__lte=upper
+            )
+            .select_related("assignee")
+            .only("id", "reference", "subject", "due_at", "assignee")
+        )
+        for req in due_soon.iterator(chunk_size=2000):
+            owners = [req.assignee] if req.assignee_id else dpos
+            due_day = timezone.localdate(req.due_at).isoformat()
+            for user in owners:
+                drafts.append(
+                    _to_staff(
+                        req,
+                        user,
+                        f"remind{days}:{due_day}",
+                        lambda req=req: (
+                            _("Request %(ref)s is due on %(due)s")
+                            % {"ref": req.reference, "due": local_date(req.due_at)}
+                        ),
+                        lambda req=req, days=days: (
+                            _(
+                                "Request %(ref)s (“%(subject)s”) must be answered within %(days)d "
+                                "day(s), by %(due)s."
+                            )
+                            % {
+                                "ref": req.reference,
+                                "subject": req.subject,
+                                "days": days,
+                                "due": local_date(req.due_at),
+                            }
+                        ),
+                    )
+                )
+        lower = upper
+    return enqueue(drafts)
+
+
+def escalate(now, batch_size, dpos):
+    overdue = (
+        DataSubjectRequest.objects.filter(state__in=CLOCK_RUNNING_STATES, due_at__lt=now)
+        .filter(Q(escalated_at__isnull=True) | Q(escalated_at__lt=F("due_at")))
+        .order_by("due_at", "id")
+    )
+    count = 0
+    for rows in _batches(overdue, batch_size):
+        ids = [r.pk for r in rows]
+        DataSubjectRequest.objects.filter(pk__in=ids).update(escalated_at=now)
+        RequestEvent.objects.bulk_create(
+            [
+                RequestEvent(
+                    request=r, kind=RequestEvent.Kind.ESCALATED, public=False, created_at=now
+                )
+                for r in rows
+            ]
+        )
+        drafts = []
+        for r in rows:
+            due_day = timezone.localdate(r.due_at).isoformat()
+            for user in dpos:
+                drafts.append(
+                    _to_staff(
+                        r,
+                        user,
+                        f"overdue:{due_day}",
+                        lambda r=r: _("Overdue: request %(ref)s") % {"ref": r.reference},
+                        lambda r=r: (
+                            _(
+                                "Request %(ref)s (“%(subject)s”) was due on %(due)s and has not "
+                                "been answered."
+                            )
+                            % {
+                                "ref": r.reference,
+                                "subject": r.subject,
+                                "due": local_date(r.due_at),
+                            }
+                        ),
+                    )
+                )
+        enqueue(drafts)
+        count += len(rows)
+    return count
+
+
+def sla_sweep(now=None, batch_size=None) -> SweepResult:
+    now = now or timezone.now()
+    batch_size = batch_size or settings.SLA_SWEEP_BATCH_SIZE
+    dpos = dpo_recipients()
+    return SweepResult(
+        acknowledged=acknowledge(now, batch_size),
+        reminders=remind(now, dpos),
+        escalated=escalate(now, batch_size, dpos),
+    )

@@ -1,0 +1,138 @@
+"""The account center's request pages (RGT-1..5). Every query starts from ``request.user``: a
+request that is not the user's own is a 404, never a 403."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Prefetch, Q
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from . import workflow
+from .attachments import attachments_total
+from .forms import NewRequestForm, ReplyForm
+from .models import Attachment, DataSubjectRequest
+
+PAGE_SIZE = 20
+
+
+def get_request_for_user(user, reference):
+    return get_object_or_404(DataSubjectRequest, requester=user, reference=reference)
+
+
+@login_required
+def request_list(request):
+    qs = request.user.data_requests.order_by("-received_at", "-id").only(
+        "reference", "kind", "state", "subject", "received_at", "due_at", "closed_at"
+    )
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "requests/list.html", {"page": page})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def request_new(request):
+    form = NewRequestForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        req = workflow.file_request(
+            requester=request.user,
+            kind=data["kind"],
+            subject=data["subject"],
+            description=data["description"],
+            files=data["attachments"],
+        )
+        messages.success(
+            request,
+            _("Your request %(ref)s has been received. We will answer by %(due)s.")
+            % {"ref": req.reference, "due": workflow.local_date(req.due_at)},
+        )
+        return redirect("requests:detail", reference=req.reference)
+    return render(request, "requests/new.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def request_detail(request, reference):
+    req = get_request_for_user(request.user, reference)
+    form = ReplyForm(
+        request.POST or None, request.FILES or None, existing_total=attachments_total(req)
+    )
+    if request.method == "POST":
+        if not req.is_open:
+            messages.error(request, _("This request is closed; file a new request instead."))
+            return redirect("requests:detail", reference=req.reference)
+        if form.is_valid():
+            try:
+                workflow.post_message(
+                    req,
+                    request.user,
+                    form.cleaned_data["body"],
+                    files=form.cleaned_data["attachments"],
+                )
+            except workflow.TransitionError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Your message has been sent."))
+                return redirect("requests:detail", reference=req.reference)
+    public_messages = (
+        req.messages.filter(internal=False)
+        .select_related(None)
+        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
+    )
+    events = req.events.filter(public=True)
+    request_files = req.attachments.filter(message__isnull=True).order_by("id")
+    return render(
+        request,
+        "requests/detail.html",
+        {
+            "req": req,
+            "form": form,
+            "thread": public_messages,
+            "events": events,
+            "request_files": request_files,
+            "remedy": workflow.remedy_text() if req.state == "refused" else "",
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def request_withdraw(request, reference):
+    req = get_request_for_user(request.user, reference)
+    if request.method == "POST":
+        try:
+            workflow.withdraw(req, request.user)
+        except workflow.TransitionError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("Your request has been withdrawn."))
+        return redirect("requests:detail", reference=req.reference)
+    if not req.is_open:
+        messages.error(request, _("This request is already closed."))
+        return redirect("requests:detail", reference=req.reference)
+    return render(request, "requests/withdraw.html", {"req": req})
+
+
+def serve_attachment(attachment):
+    """Stream a private file as a download that a browser will not render or cache."""
+    response = FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.filename,
+        content_type=attachment.content_type,
+    )
+    response["Cache-Control"] = "no-store, private"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@login_required
+def attachment_download(request, reference, pk):
+    req = get_request_for_user(request.user, reference)
+    visible = Q(message__isnull=True) | Q(message__internal=False)
+    attachment = get_object_or_404(Attachment.objects.filter(visible), request=req, pk=pk)
+    return serve_attachment(attachment)
