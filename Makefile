@@ -7,9 +7,10 @@ PORT ?= 8000
 # Where `make test` finds its services (the defaults of a developer machine and of CI).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/privacyportal
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
-TEST_ENV := DJANGO_SECRET_KEY=test-only-not-secret DJANGO_DEBUG=false \
+TEST_ENV := DJANGO_ENV_FILE=none DJANGO_SECRET_KEY=test-only-not-secret DJANGO_DEBUG=false \
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
-	TEST_REDIS_URL=$(TEST_BROKER_URL) DJANGO_SECURE_COOKIES=false
+	TEST_REDIS_URL=$(TEST_BROKER_URL) DJANGO_SECURE_COOKIES=false \
+	DJANGO_SECURE_SSL_REDIRECT=false
 
 .PHONY: run test lint format migrate seed services clean
 

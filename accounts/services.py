@@ -71,7 +71,12 @@ def verify_code(phone, purpose: str, code: str) -> None:
             raise CodeError(_("This code has expired. Ask for a new one."))
         if pending.attempts >= settings.SMS_CODE_MAX_ATTEMPTS:
             raise CodeError(_("Too many wrong attempts. Ask for a new code."))
-        if not constant_time_compare(pending.code_hash, hash_code(phone, code)):
+        wrong_code = not constant_time_compare(pending.code_hash, hash_code(phone, code))
+        if wrong_code:
+            # Counted inside the block but raised after it: raising here would roll back the
+            # count and allow unlimited guessing.
             PhoneCode.objects.filter(pk=pending.pk).update(attempts=F("attempts") + 1)
-            raise CodeError(_("The code is not correct."))
-        PhoneCode.objects.filter(pk=pending.pk).update(used_at=now)
+        else:
+            PhoneCode.objects.filter(pk=pending.pk).update(used_at=now)
+    if wrong_code:
+        raise CodeError(_("The code is not correct."))

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import FieldDoesNotExist
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -147,16 +148,28 @@ def profile(request):
         else:
             messages.info(request, _("Nothing was changed."))
         return redirect("accounts:profile")
-    corrections = (
+    entries = (
         AuditLogEntry.objects.filter(
             content_type=ContentType.objects.get_for_model(User),
             object_id=request.user.pk,
             actor=request.user,
+            action=AuditLogEntry.Action.UPDATE,
         )
-        .only("timestamp", "changes", "action")
+        .only("timestamp", "changes")
         .order_by("-timestamp")[:20]
     )
+    corrections = [
+        {"when": entry.timestamp, "fields": [_field_label(name) for name in entry.changes_dict]}
+        for entry in entries
+    ]
     return render(request, "accounts/profile.html", {"form": form, "corrections": corrections})
+
+
+def _field_label(name):
+    try:
+        return str(User._meta.get_field(name).verbose_name)
+    except FieldDoesNotExist:
+        return name
 
 
 @require_POST

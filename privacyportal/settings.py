@@ -16,8 +16,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
-env_file = BASE_DIR / ".env"
-if env_file.exists():
+# A local .env (written by `make run`) fills in what the real environment does not set.
+env_file = Path(env.str("DJANGO_ENV_FILE", default=str(BASE_DIR / ".env")))
+if env_file.is_file():
     env.read_env(str(env_file))
 
 
@@ -237,6 +238,9 @@ DJANGO_CELERY_BEAT_TZ_AWARE = True
 
 # --- Audit log (AUD-1) ----------------------------------------------------------------------
 AUDITLOG_LOGENTRY_MODEL = "audit.AuditLogEntry"
+# auditlog's migrations only create its stock table, which the swap above replaces. Skipping them
+# keeps an orphan table (with a foreign key to users) out of the database.
+MIGRATION_MODULES = {"auditlog": None}
 AUDITLOG_MASK_CALLABLE = "audit.masking.redact"
 AUDITLOG_DISABLE_REMOTE_ADDR = False
 
@@ -244,9 +248,11 @@ AUDITLOG_DISABLE_REMOTE_ADDR = False
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

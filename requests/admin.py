@@ -231,6 +231,10 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
     raw_id_fields = ("assignee",)
     actions = ["assign_to_me"]
     change_form_template = "admin/requests/datasubjectrequest/change_form.html"
+
+    class Media:
+        css = {"all": ["css/admin-portal.css"]}
+
     readonly_fields = (
         "reference",
         "kind",

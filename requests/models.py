@@ -31,7 +31,7 @@ class RequestKind(models.TextChoices):
 class RequestState(models.TextChoices):
     SUBMITTED = "submitted", _("Submitted")
     IN_PROGRESS = "in_progress", _("In progress")
-    AWAITING_REQUESTER = "awaiting_requester", _("Waiting for your reply")
+    AWAITING_REQUESTER = "awaiting_requester", _("Waiting for the requester")
     COMPLETED = "completed", _("Completed")
     REFUSED = "refused", _("Refused")
     WITHDRAWN = "withdrawn", _("Withdrawn")
@@ -208,6 +208,13 @@ class DataSubjectRequest(models.Model):
     @property
     def is_open(self):
         return self.state in OPEN_STATES
+
+    @property
+    def state_for_requester(self):
+        """The state as the requester reads it in the account center."""
+        if self.state == RequestState.AWAITING_REQUESTER:
+            return _("Waiting for your reply")
+        return self.get_state_display()
 
     @property
     def clock_running(self):
