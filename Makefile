@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PORT ?= 8000
+SEED_ARGS ?=
 
 # Where `make test` finds its services (the defaults of a developer machine and of CI).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/privacyportal
@@ -10,7 +10,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 TEST_ENV := DJANGO_ENV_FILE=none DJANGO_SECRET_KEY=test-only-not-secret DJANGO_DEBUG=false \
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 	TEST_REDIS_URL=$(TEST_BROKER_URL) DJANGO_SECURE_COOKIES=false \
-	DJANGO_SECURE_SSL_REDIRECT=false
+	DJANGO_SECURE_SSL_REDIRECT=false EMAIL_URL=consolemail://
 
 .PHONY: run test lint format migrate seed services clean
 
@@ -35,7 +35,7 @@ migrate: $(VENV)/.installed .env
 	$(BIN)/python manage.py migrate --noinput
 
 seed: migrate
-	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_demo $(SEED_ARGS)
 
 run: seed
 	$(BIN)/honcho start -f Procfile

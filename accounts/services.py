@@ -17,8 +17,12 @@ class CodeError(Exception):
     """A user-facing reason why a code could not be sent or accepted."""
 
 
-def send_code(phone, purpose: str, ip_address: str | None = None) -> None:
-    """Send a fresh code unless the phone or the client address is over its limit."""
+def send_code(phone, purpose: str, ip_address: str | None = None, deliver: bool = True) -> None:
+    """Send a fresh code unless the phone or the client address is over its limit.
+
+    With ``deliver=False`` the attempt is recorded (it counts towards the limits) but no SMS is
+    sent: used when the number has no account, so that callers answer the same either way.
+    """
     now = timezone.now()
     phone = str(phone)
     hour_ago = now - timedelta(hours=1)
@@ -45,6 +49,8 @@ def send_code(phone, purpose: str, ip_address: str | None = None) -> None:
         expires_at=now + timedelta(seconds=settings.SMS_CODE_TTL_SECONDS),
         ip_address=ip_address,
     )
+    if not deliver:
+        return
     minutes = max(1, settings.SMS_CODE_TTL_SECONDS // 60)
     send_sms(
         phone,

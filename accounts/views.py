@@ -17,13 +17,10 @@ from audit.models import AuditLogEntry
 
 from .forms import PasswordLoginForm, PhoneForm, ProfileForm, SignupForm
 from .models import PhoneCode, User
+from .network import client_ip
 from .services import CodeError, send_code, verify_code
 
 BACKEND = "accounts.backends.PortalBackend"
-
-
-def client_ip(request):
-    return request.META.get("REMOTE_ADDR")
 
 
 def _next_url(request, default="accounts:center"):
@@ -44,9 +41,11 @@ def phone_login(request):
     if request.method == "POST" and form.is_valid():
         phone = form.cleaned_data["phone"]
         if "send" in request.POST:
+            # The same limits and the same answer whether or not the number has an account, so
+            # the form does not reveal who is registered; only a real account gets an SMS.
+            can_sign_in = User.objects.filter(phone=phone, is_active=True, is_staff=False).exists()
             try:
-                if User.objects.filter(phone=phone, is_active=True).exists():
-                    send_code(phone, PhoneCode.Purpose.LOGIN, client_ip(request))
+                send_code(phone, PhoneCode.Purpose.LOGIN, client_ip(request), deliver=can_sign_in)
                 messages.info(request, _("If an account uses this number, a code is on its way."))
                 code_sent = True
             except CodeError as exc:
@@ -61,7 +60,8 @@ def phone_login(request):
             except CodeError as exc:
                 form.add_error("code", str(exc))
             else:
-                user = User.objects.filter(phone=phone, is_active=True).first()
+                # Staff accounts open the admin: they sign in with their password only.
+                user = User.objects.filter(phone=phone, is_active=True, is_staff=False).first()
                 if user is None:
                     form.add_error("code", _("The code is not correct."))
                 else:

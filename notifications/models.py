@@ -1,6 +1,6 @@
 """The notification outbox: every message the portal sends is a row first.
 
-A unique ``key`` per logical message (e.g. ``dsr:42:remind:3:2026-12-01:7``) makes producers
+A unique ``key`` per logical message (e.g. ``dsr:42:remind3:2026-12-01:7``) makes producers
 idempotent: a sweep that runs twice, or again after a crash, inserts nothing new, so nothing is
 sent twice. Delivery claims rows with a conditional update and records the outcome.
 """

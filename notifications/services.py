@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone, translation
 
 from .models import Notification
@@ -71,22 +71,31 @@ def schedule_delivery():
         logger.warning("Could not enqueue notification delivery; beat will retry", exc_info=True)
 
 
-def deliver_pending(batch_size: int = 100) -> int:
-    """Send pending notifications. Rows are claimed with a conditional UPDATE, so two workers
-    never send the same row; a claim older than STALE_CLAIM (a worker died) is retried."""
-    now = timezone.now()
-    claimable = Q(status=Notification.Status.PENDING) | Q(
-        status=Notification.Status.SENDING, claimed_at__lt=now - STALE_CLAIM
+def _claimable(now):
+    return Q(attempts__lt=MAX_ATTEMPTS) & (
+        Q(status=Notification.Status.PENDING)
+        | Q(status=Notification.Status.SENDING, claimed_at__lt=now - STALE_CLAIM)
     )
+
+
+def deliver_pending(batch_size: int = 100) -> int:
+    """Send pending notifications; returns how many were sent.
+
+    Each row is claimed with a conditional UPDATE that also counts the attempt, so two workers
+    never send the same row, and a message that kills its worker is given up after
+    MAX_ATTEMPTS. A claim older than STALE_CLAIM (its worker died) is taken again: delivery is
+    at least once, and a crash between sending and recording can repeat one e-mail.
+    """
     ids = list(
-        Notification.objects.filter(claimable, attempts__lt=MAX_ATTEMPTS)
+        Notification.objects.filter(_claimable(timezone.now()))
         .order_by("created_at")
         .values_list("id", flat=True)[:batch_size]
     )
     sent = 0
     for pk in ids:
-        claimed = Notification.objects.filter(claimable, pk=pk).update(
-            status=Notification.Status.SENDING, claimed_at=now
+        now = timezone.now()  # per row: a slow batch must not make its own later rows look stale
+        claimed = Notification.objects.filter(_claimable(now), pk=pk).update(
+            status=Notification.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
         )
         if not claimed:
             continue  # another worker has it
@@ -99,19 +108,17 @@ def deliver_pending(batch_size: int = 100) -> int:
                 [note.to_email],
                 fail_silently=False,
             )
-        except Exception as exc:  # the SMTP server said no: keep the row for a retry
+        except Exception as exc:  # the mail server said no: keep the row for a retry
             logger.warning("Notification %s failed: %s", note.key, exc)
-            attempts = note.attempts + 1
             Notification.objects.filter(pk=pk).update(
                 status=Notification.Status.FAILED
-                if attempts >= MAX_ATTEMPTS
+                if note.attempts >= MAX_ATTEMPTS
                 else Notification.Status.PENDING,
-                attempts=attempts,
                 last_error=str(exc)[:1000],
             )
             continue
         Notification.objects.filter(pk=pk).update(
-            status=Notification.Status.SENT, sent_at=timezone.now(), attempts=note.attempts + 1
+            status=Notification.Status.SENT, sent_at=timezone.now(), last_error=""
         )
         sent += 1
     return sent

@@ -19,29 +19,36 @@ class StaffLoginForm(AdminAuthenticationForm):
 
 
 def cockpit_counts(now=None):
-    """Open, due in 3 days, overdue, closed this month and the on-time share: one query."""
+    """Open, due in 3 days, overdue, closed this month and the on-time share.
+
+    Two queries, each answered from an index: open requests through the partial index on open
+    states, the month's closed ones through the closed_at index (never a full-table scan).
+    """
     from requests.models import CLOCK_RUNNING_STATES, OPEN_STATES, DataSubjectRequest
 
     now = now or timezone.now()
     month_start = timezone.localtime(now).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     running = Q(state__in=CLOCK_RUNNING_STATES)
-    closed_month = Q(closed_at__gte=month_start)
-    counts = DataSubjectRequest.objects.aggregate(
-        open=Count("id", filter=Q(state__in=OPEN_STATES)),
+    counts = DataSubjectRequest.objects.filter(state__in=OPEN_STATES).aggregate(
+        open=Count("id"),
         due_soon=Count(
             "id", filter=running & Q(due_at__gte=now, due_at__lt=now + timedelta(days=3))
         ),
         overdue=Count("id", filter=running & Q(due_at__lt=now)),
-        closed_month=Count("id", filter=closed_month),
-        on_time_month=Count("id", filter=closed_month & Q(answered_on_time=True)),
+    )
+    counts.update(
+        DataSubjectRequest.objects.filter(closed_at__gte=month_start).aggregate(
+            closed_month=Count("id"),
+            on_time_month=Count("id", filter=Q(answered_on_time=True)),
+        )
     )
     closed = counts["closed_month"]
     counts["on_time_share"] = round(100 * counts["on_time_month"] / closed) if closed else None
     queue = reverse("admin:requests_datasubjectrequest_changelist")
     counts["links"] = {
         "open": f"{queue}?status=open",
-        "due_soon": f"{queue}?deadline=due3",
-        "overdue": f"{queue}?deadline=overdue",
+        "due_soon": f"{queue}?status=open&deadline=due3",
+        "overdue": f"{queue}?status=open&deadline=overdue",
         "closed_month": f"{queue}?status=closed&closed=month",
     }
     return counts

@@ -71,7 +71,7 @@ MIDDLEWARE = [
     "accounts.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "auditlog.middleware.AuditlogMiddleware",
+    "audit.middleware.PortalAuditlogMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -95,8 +95,19 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
+# Outside debug mode the services must be named: production never falls back to SQLite, the
+# filesystem broker or console e-mail by accident.
+_DEV_ONLY = environ.Env.NOTSET
+
+
+def dev_default(value):
+    return value if DEBUG else _DEV_ONLY
+
+
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"),
+    "default": env.db_url_config(
+        env_secret("DATABASE_URL", default=dev_default(f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"))
+    ),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
@@ -108,9 +119,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Set behind PgBouncer in transaction mode (server-side cursors need a session).
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+        "DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+CACHES = {"default": env.cache_url_config(env_secret("CACHE_URL", default="locmemcache://"))}
 
 # --- Authentication -------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -130,7 +145,12 @@ AUTH_PASSWORD_VALIDATORS = [
 PHONENUMBER_DEFAULT_REGION = "CN"
 PHONENUMBER_DB_FORMAT = "E164"
 
+# Client addresses: behind N reverse proxies, the Nth address from the right of
+# X-Forwarded-For is the client's (0 = use REMOTE_ADDR, for a direct connection).
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+
 # django-axes: lock out e-mail/password guessing per username + IP.
+AXES_CLIENT_IP_CALLABLE = "accounts.network.client_ip"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -151,7 +171,7 @@ SMS_CODE_MAX_PER_IP_PER_HOUR = env.int("SMS_CODE_MAX_PER_IP_PER_HOUR", default=2
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+LOCALE_PATHS = [Path(env.path("DJANGO_LOCALE_DIR", default=BASE_DIR / "locale"))]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="Asia/Shanghai")
@@ -172,17 +192,20 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-# Uploads stay in memory up to the per-file limit, so plaintext never spools to a shared /tmp.
+# Uploads stay in memory up to the per-file limit; only oversize ones touch the disk.
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=5 * 1024 * 1024)
 ATTACHMENT_MAX_TOTAL_BYTES = env.int("ATTACHMENT_MAX_TOTAL_BYTES", default=20 * 1024 * 1024)
 ATTACHMENT_MAX_FILES_PER_MESSAGE = env.int("ATTACHMENT_MAX_FILES_PER_MESSAGE", default=5)
 FILE_UPLOAD_MAX_MEMORY_SIZE = ATTACHMENT_MAX_BYTES + 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
-FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default=None)
+# Larger uploads (refused anyway) spool here rather than to a shared /tmp.
+FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default=str(VAR_DIR / "upload-tmp"))
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 
 # --- E-mail ---------------------------------------------------------------------------------
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_CONFIG = env.email_url_config(env_secret("EMAIL_URL", default=dev_default("consolemail://")))
 vars().update(EMAIL_CONFIG)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="privacy@example.com")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
@@ -190,19 +213,16 @@ PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 # --- Requests and the SLA clock (SLA-1) -----------------------------------------------------
 SLA_DAYS = env.int("SLA_DAYS", default=15)
 SLA_CALENDAR = env.str("SLA_CALENDAR", default="calendar")  # "calendar" or "workdays"
-SLA_ACK_HOURS = env.int("SLA_ACK_HOURS", default=24)
 SLA_REMIND_DAYS_BEFORE = [3, 1]
 SLA_MAX_EXTENSION_DAYS = env.int("SLA_MAX_EXTENSION_DAYS", default=30)
 SLA_SWEEP_BATCH_SIZE = env.int("SLA_SWEEP_BATCH_SIZE", default=1000)
 DPO_GROUP_NAME = env.str("DPO_GROUP_NAME", default="Data Protection Officers")
 DPO_EMAIL = env.str("DPO_EMAIL", default="dpo@example.com")
-COMPLAINT_AUTHORITY = env.str(
-    "COMPLAINT_AUTHORITY",
-    default="the Cyberspace Administration of China or another competent authority",
-)
+# Named in refusals as the authority to complain to; empty = a translated default naming the CAC.
+COMPLAINT_AUTHORITY = env.str("COMPLAINT_AUTHORITY", default="")
 
 # --- Celery ---------------------------------------------------------------------------------
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL", default=dev_default("filesystem://"))
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
@@ -249,6 +269,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)

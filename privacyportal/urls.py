@@ -2,8 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from .views import healthz
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="accounts:center", permanent=False), name="home"),
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("account/requests/", include("requests.urls")),
     path("account/", include("accounts.urls")),

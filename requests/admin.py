@@ -46,13 +46,31 @@ from .views import serve_attachment
 
 
 class StatusFilter(admin.SimpleListFilter):
+    """The queue opens on open requests; "All" is an explicit choice."""
+
     title = _("state")
     parameter_name = "status"
+    default = "open"
 
     def lookups(self, request, model_admin):
-        return [("open", _("Open (all)")), ("closed", _("Closed (all)"))] + list(
-            RequestState.choices
-        )
+        return [
+            ("open", _("Open (all)")),
+            ("closed", _("Closed (all)")),
+            *RequestState.choices,
+            ("all", _("All")),
+        ]
+
+    def value(self):
+        return super().value() or self.default
+
+    def choices(self, changelist):
+        # No implicit "All" entry: without the parameter the default applies.
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == str(lookup),
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -72,7 +90,7 @@ class DeadlineFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         return [
             ("overdue", _("Overdue")),
-            ("due3", _("Due in 3 days")),
+            ("due3", _("Due within 3 days")),
             ("week", _("Due this week")),
             ("provisional", _("Provisional deadline")),
         ]
@@ -174,7 +192,7 @@ TRANSITIONS = {
         "help": _("Allowed once, before the deadline; the requester is told the reason."),
         "form": ExtendForm,
         "run": lambda req, user, data: workflow.extend(req, user, data["days"], data["reason"]),
-        "done": _("The deadline has been extended and the requester told."),
+        "done": _("The deadline has been extended and the requester has been told."),
     },
     "complete": {
         "title": _("Complete"),
@@ -188,7 +206,7 @@ TRANSITIONS = {
         "help": workflow.REFUSAL_HELP,
         "form": RefuseForm,
         "run": lambda req, user, data: workflow.refuse(req, user, data["ground"], data["reason"]),
-        "done": _("The request is refused and the requester told."),
+        "done": _("The request has been refused and the requester has been told."),
     },
 }
 
@@ -201,7 +219,9 @@ def available_actions(req, now=None):
         RequestState.IN_PROGRESS: ["complete", "ask", "extend", "refuse"],
         RequestState.AWAITING_REQUESTER: ["resume", "extend", "refuse"],
     }.get(req.state, [])
-    if req.extended_at is not None or req.due_at <= now:
+    # While paused the deadline is still moving; the workflow has the final word.
+    passed = req.due_at <= now and req.state != RequestState.AWAITING_REQUESTER
+    if req.extended_at is not None or passed:
         actions = [a for a in actions if a != "extend"]
     return actions
 
@@ -226,7 +246,7 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
     search_fields = ("=reference", "=requester__phone", "requester__email", "subject")
     show_full_result_count = False
     list_per_page = 50
-    ordering = ("due_at",)
+    ordering = ("due_at", "id")  # total order: served by the (due_at, id) indexes
     autocomplete_fields = ("requester",)
     raw_id_fields = ("assignee",)
     actions = ["assign_to_me"]
@@ -342,7 +362,9 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
         now = timezone.now()
         days = (due.date() - timezone.localdate(now)).days
         if obj.due_at < now:
-            css, text = "overdue", _("overdue by %(n)d day(s)") % {"n": max(1, -days)}
+            late = max(1, -days)
+            css = "overdue"
+            text = ngettext("overdue by %(n)d day", "overdue by %(n)d days", late) % {"n": late}
         elif days == 0:
             css, text = "today", _("due today")
         else:
@@ -410,22 +432,21 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Assign to me"), permissions=["change"])
     def assign_to_me(self, request, queryset):
-        done = skipped = 0
+        done = 0
         for req in queryset.filter(state__in=OPEN_STATES).exclude(assignee=request.user):
             workflow.assign(req, request.user, request.user)
             done += 1
         skipped = queryset.count() - done
-        self.message_user(
-            request,
-            ngettext("%(n)d request assigned to you.", "%(n)d requests assigned to you.", done)
-            % {"n": done}
-            + (
-                " " + _("%(n)d skipped (closed or already yours).") % {"n": skipped}
-                if skipped
-                else ""
-            ),
-            messages.SUCCESS,
-        )
+        message = ngettext(
+            "%(n)d request assigned to you.", "%(n)d requests assigned to you.", done
+        ) % {"n": done}
+        if skipped:
+            message += " " + ngettext(
+                "%(n)d request was skipped because it is closed or already yours.",
+                "%(n)d requests were skipped because they are closed or already yours.",
+                skipped,
+            ) % {"n": skipped}
+        self.message_user(request, message, messages.SUCCESS)
 
     # -- the request page --
 

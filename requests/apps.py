@@ -24,8 +24,13 @@ class RequestsConfig(AppConfig):
             RequestMessage,
         )
 
-        auditlog.register(DataSubjectRequest)
-        auditlog.register(RequestMessage)
+        # Free text is personal data that the request itself keeps; the audit log records that
+        # it was written or changed, not what it says (AUD-1, data minimisation).
+        auditlog.register(
+            DataSubjectRequest,
+            mask_fields=["description", "resolution", "refusal_reason", "extension_reason"],
+        )
+        auditlog.register(RequestMessage, mask_fields=["body"])
         auditlog.register(Attachment)
         auditlog.register(CalendarOverride)
         auditlog.register(CalendarYear)

@@ -113,7 +113,7 @@ def validate_uploads(uploads, existing_total: int = 0) -> list[CleanFile]:
     total = existing_total + sum(len(f.data) for f in cleaned)
     if total > settings.ATTACHMENT_MAX_TOTAL_BYTES:
         raise ValidationError(
-            _("A request can hold at most %(limit)s of attachments.")
+            _("The attachments of one request may total at most %(limit)s.")
             % {"limit": filesizeformat(settings.ATTACHMENT_MAX_TOTAL_BYTES)},
             code="request_total",
         )
@@ -137,7 +137,7 @@ def store_attachments(req, message, files: list[CleanFile], written: list | None
         settings.ATTACHMENT_MAX_TOTAL_BYTES
     ):
         raise TransitionError(
-            _("A request can hold at most %(limit)s of attachments.")
+            _("The attachments of one request may total at most %(limit)s.")
             % {"limit": filesizeformat(settings.ATTACHMENT_MAX_TOTAL_BYTES)}
         )
     stored = written if written is not None else []

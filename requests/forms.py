@@ -2,6 +2,7 @@
 
 from django import forms
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from .attachments import validate_uploads
@@ -99,9 +100,7 @@ class ExtendForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["days"].max_value = settings.SLA_MAX_EXTENSION_DAYS
-        self.fields["days"].validators.append(
-            forms.validators.MaxValueValidator(settings.SLA_MAX_EXTENSION_DAYS)
-        )
+        self.fields["days"].validators.append(MaxValueValidator(settings.SLA_MAX_EXTENSION_DAYS))
         self.fields["days"].widget.attrs["max"] = settings.SLA_MAX_EXTENSION_DAYS
 
 

@@ -155,12 +155,15 @@ class DataSubjectRequest(models.Model):
         verbose_name_plural = _("data-subject requests")
         ordering = ["due_at"]
         indexes = [
-            # The DPO's queue and the SLA sweep: open requests by deadline.
+            # The DPO's default queue (open requests by deadline, id breaking ties), the cockpit's
+            # open/overdue counts and the SLA sweep.
             models.Index(
-                fields=["due_at"],
+                fields=["due_at", "id"],
                 name="dsr_open_due_idx",
                 condition=Q(state__in=["submitted", "in_progress", "awaiting_requester"]),
             ),
+            # The queue unfiltered ("all"), by deadline.
+            models.Index(fields=["due_at", "id"], name="dsr_due_idx"),
             # Queue filtered by state, ordered by deadline.
             models.Index(fields=["state", "due_at"], name="dsr_state_due_idx"),
             # "Mine" filter: assignee's open work.

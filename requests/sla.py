@@ -143,8 +143,10 @@ class SlaPolicy:
     def units_between(self, start: datetime, end: datetime) -> int:
         """Unit-days whose Shanghai date lies in ``(date(start), date(end)]``; 0 if none.
 
-        Used to compensate a pause (paused at ``start``, resumed at ``end``). In a year the
-        calendar does not know, days count by the same provisional rule as ``is_workday``.
+        Used to compensate a pause (paused at ``start``, resumed at ``end``): the result moves a
+        deadline later, so it must never be more than the truth. A day of a year the calendar
+        does not know is therefore not counted at all (it might be a holiday), the mirror image
+        of ``is_workday``'s provisional rule, which may only make a deadline earlier.
         """
         first = _local_date(start, "start")
         last = _local_date(end, "end")
@@ -156,7 +158,8 @@ class SlaPolicy:
         if self.calendar == CALENDAR:
             return span
         cal = self._work_calendar
-        return sum(cal.is_workday(first + timedelta(days=i))[0] for i in range(1, span + 1))
+        days = (cal.is_workday(first + timedelta(days=i)) for i in range(1, span + 1))
+        return sum(1 for workday, provisional in days if workday and not provisional)
 
     def _advance(self, start: date, n: int) -> Deadline:
         """The nth unit-day after ``start`` as a Deadline."""

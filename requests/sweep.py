@@ -6,8 +6,10 @@
 
 Set-based: each step reads a batch in one query and writes it with one UPDATE and bulk INSERTs,
 so the number of queries depends on the number of batches, not of requests. Idempotent: every
-notification has a unique outbox key, and acknowledgement/escalation claim rows with a
-conditional UPDATE, so a second run (or a run after a crash) sends nothing twice.
+notification has a unique outbox key, and acknowledgement/escalation read only rows not yet
+done (``acknowledged_at`` / ``escalated_at``) under a row lock (SKIP LOCKED on PostgreSQL),
+marking them in the same transaction, so a second run (or a run after a crash) sends nothing
+twice.
 """
 
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from notifications.services import enqueue
 
@@ -112,9 +115,12 @@ def remind(now, dpos):
                             % {"ref": req.reference, "due": local_date(req.due_at)}
                         ),
                         lambda req=req, days=days: (
-                            _(
-                                "Request %(ref)s (“%(subject)s”) must be answered within %(days)d "
-                                "day(s), by %(due)s."
+                            ngettext(
+                                "Request %(ref)s (“%(subject)s”) must be answered within "
+                                "%(days)d day, by %(due)s.",
+                                "Request %(ref)s (“%(subject)s”) must be answered within "
+                                "%(days)d days, by %(due)s.",
+                                days,
                             )
                             % {
                                 "ref": req.reference,

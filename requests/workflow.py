@@ -14,7 +14,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from notifications.services import Draft, enqueue, render
 
@@ -195,11 +195,11 @@ def _locked(req):
     return DataSubjectRequest.objects.select_for_update().select_related("requester").get(pk=req.pk)
 
 
-def _require(locked, allowed, action):
+def _require(locked, allowed):
     if locked.state not in allowed:
         raise TransitionError(
-            _("Cannot %(action)s a request that is %(state)s.")
-            % {"action": action, "state": locked.get_state_display().lower()}
+            _("This step is not possible while the request is “%(state)s”.")
+            % {"state": locked.get_state_display()}
         )
 
 
@@ -215,7 +215,7 @@ def assign(req, assignee, actor):
         raise TransitionError(_("Requests can only be assigned to active staff members."))
     with transaction.atomic():
         locked = _locked(req)
-        _require(locked, OPEN_STATES, _("assign"))
+        _require(locked, OPEN_STATES)
         locked.assignee = assignee
         locked.save(update_fields=["assignee", "updated_at"])
         _event(locked, E.ASSIGNED, actor=actor, public=False, assignee=assignee and assignee.pk)
@@ -226,7 +226,7 @@ def start(req, actor):
     """Identity checked, work begins (submitted -> in progress)."""
     with transaction.atomic():
         locked = _locked(req)
-        _require(locked, [S.SUBMITTED], _("start work on"))
+        _require(locked, [S.SUBMITTED])
         locked.state = S.IN_PROGRESS
         if locked.assignee_id is None:
             locked.assignee = actor
@@ -242,7 +242,7 @@ def ask_requester(req, actor, question):
         raise TransitionError(_("Write the question for the requester."))
     with transaction.atomic():
         locked = _locked(req)
-        _require(locked, CLOCK_RUNNING_STATES, _("ask the requester about"))
+        _require(locked, CLOCK_RUNNING_STATES)
         now = timezone.now()
         locked.state = S.AWAITING_REQUESTER
         locked.paused_at = now
@@ -286,12 +286,11 @@ def _resume(locked, actor, now):
     locked.save(update_fields=["state", "paused_at", "due_at", "due_provisional", "updated_at"])
     detail = ""
     if locked.due_at != old_due:
-        detail = _(
-            "We waited %(days)d day(s) for your reply; the answer is now due on %(due)s."
-        ) % {
-            "days": waited,
-            "due": local_date(locked.due_at),
-        }
+        detail = ngettext(
+            "We waited %(days)d day for your reply; the answer is now due on %(due)s.",
+            "We waited %(days)d days for your reply; the answer is now due on %(due)s.",
+            waited,
+        ) % {"days": waited, "due": local_date(locked.due_at)}
     _event(
         locked,
         E.RESUMED,
@@ -300,13 +299,45 @@ def _resume(locked, actor, now):
         due_at=locked.due_at.isoformat(),
         waited=waited,
     )
+    if locked.due_at != old_due:
+        # A deadline the requester was told never moves later without telling them.
+        enqueue(
+            [
+                _to_requester(
+                    locked,
+                    f"resumed:{locked.due_at.date().isoformat()}",
+                    lambda: (
+                        _("New answer date for your request %(ref)s") % {"ref": locked.reference}
+                    ),
+                    lambda: (
+                        ngettext(
+                            "We are working on your request again. The time limit was paused "
+                            "for the %(days)d day we waited for you, so we will now answer by "
+                            "%(due)s.",
+                            "We are working on your request again. The time limit was paused "
+                            "for the %(days)d days we waited for you, so we will now answer by "
+                            "%(due)s.",
+                            waited,
+                        )
+                        % {"days": waited, "due": local_date(locked.due_at)}
+                    ),
+                )
+            ]
+        )
+
+
+def effective_due_at(req, policy, now):
+    """The deadline as it stands now: while paused, the days waited so far are added."""
+    if req.paused_at is None:
+        return req.due_at
+    return policy.add_units(req.due_at, policy.units_between(req.paused_at, now)).due_at
 
 
 def resume(req, actor):
     """Staff resume work without a reply (e.g. the answer came by phone)."""
     with transaction.atomic():
         locked = _locked(req)
-        _require(locked, [S.AWAITING_REQUESTER], _("resume"))
+        _require(locked, [S.AWAITING_REQUESTER])
         _resume(locked, actor, timezone.now())
     return _finish(req, locked)
 
@@ -327,7 +358,7 @@ def post_message(req, author, body, *, internal=False, files=()):
     try:
         with transaction.atomic():
             locked = _locked(req)
-            _require(locked, OPEN_STATES, _("add a message to"))
+            _require(locked, OPEN_STATES)
             message = locked.messages.create(
                 author=author, from_staff=from_staff, internal=internal, body=body
             )
@@ -375,15 +406,19 @@ def extend(req, actor, days, reason):
         )
     with transaction.atomic():
         locked = _locked(req)
-        _require(locked, OPEN_STATES, _("extend"))
+        _require(locked, OPEN_STATES)
         now = timezone.now()
         if locked.extended_at is not None:
             raise TransitionError(_("This request has already been extended once."))
-        if locked.due_at <= now:
+        policy = current_policy()
+        if effective_due_at(locked, policy, now) <= now:
             raise TransitionError(
-                _("The deadline has passed; an extension must be told before the deadline.")
+                _(
+                    "The deadline has passed: an extension must be announced to the requester "
+                    "before the deadline."
+                )
             )
-        moved = current_policy().add_units(locked.due_at, days)
+        moved = policy.add_units(locked.due_at, days)
         previous = locked.due_at
         locked.due_at = moved.due_at
         locked.due_provisional = locked.due_provisional or moved.provisional
@@ -445,7 +480,7 @@ def complete(req, actor, resolution):
         raise TransitionError(_("Write the answer the requester will receive."))
     with transaction.atomic():
         locked = _locked(req)
-        _require(locked, [S.IN_PROGRESS], _("complete"))
+        _require(locked, [S.IN_PROGRESS])
         _close(locked, S.COMPLETED, timezone.now())
         locked.resolution = resolution
         locked.save()
@@ -468,7 +503,11 @@ def remedy_text():
     return _(
         "If you disagree with this decision you may complain to %(authority)s, contact our Data "
         "Protection Officer at %(dpo)s, or bring a claim before a competent people's court."
-    ) % {"authority": settings.COMPLAINT_AUTHORITY, "dpo": settings.DPO_EMAIL}
+    ) % {
+        "authority": settings.COMPLAINT_AUTHORITY
+        or _("the Cyberspace Administration of China or another competent authority"),
+        "dpo": settings.DPO_EMAIL,
+    }
 
 
 def refuse(req, actor, ground, reason):
@@ -480,7 +519,7 @@ def refuse(req, actor, ground, reason):
         raise TransitionError(_("A refusal needs a written reason for the requester."))
     with transaction.atomic():
         locked = _locked(req)
-        _require(locked, OPEN_STATES, _("refuse"))
+        _require(locked, OPEN_STATES)
         _close(locked, S.REFUSED, timezone.now())
         locked.refusal_ground = ground
         locked.refusal_reason = reason
@@ -515,7 +554,7 @@ def withdraw(req, actor):
         locked = _locked(req)
         if actor.pk != locked.requester_id:
             raise TransitionError(_("Only the requester can withdraw a request."))
-        _require(locked, OPEN_STATES, _("withdraw"))
+        _require(locked, OPEN_STATES)
         _close(locked, S.WITHDRAWN, timezone.now())
         locked.save()
         _event(locked, E.WITHDRAWN, actor=actor)

@@ -19,6 +19,8 @@ def _isolated_settings(settings, tmp_path):
     settings.SMS_BACKEND = "accounts.sms.MemorySmsBackend"
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.LANGUAGE_CODE = "en"
+    # Hashing is not under test here; the real hasher makes every login fixture slow.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     sms.outbox.clear()
     yield
     sms.outbox.clear()

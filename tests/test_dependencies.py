@@ -31,7 +31,8 @@ def test_the_requests_library_is_not_installed():
 
 
 def test_import_requests_gives_the_portal_app():
-    import requests
     from django.conf import settings
+
+    import requests
 
     assert requests.__file__ == str(settings.BASE_DIR / "requests" / "__init__.py")

@@ -19,15 +19,15 @@ def _manage(*args, env):
 
 
 def production_env(**overrides):
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST_"))}
     env.update(
         {
             "DJANGO_SECRET_KEY": "x" * 64 + "-a-long-random-production-secret",
             "DJANGO_ALLOWED_HOSTS": "privacy.example.com",
             "DATABASE_URL": os.environ.get("DATABASE_URL", "sqlite:///:memory:"),
             "DJANGO_ENV_FILE": "/nonexistent/.env",  # ignore a developer's local .env
+            "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+            "EMAIL_URL": "smtp://mail.example.com:587",
         }
     )
     env.update(overrides)
@@ -47,6 +47,15 @@ def test_missing_secret_key_stops_start_up():
     assert "DJANGO_SECRET_KEY" in result.stderr
 
 
+def test_production_never_falls_back_to_sqlite_or_console_mail():
+    for name in ("DATABASE_URL", "CELERY_BROKER_URL", "EMAIL_URL"):
+        env = production_env()
+        del env[name]
+        result = _manage("check", env=env)
+        assert result.returncode != 0, name
+        assert name in result.stderr
+
+
 def test_secret_key_can_come_from_a_file(tmp_path):
     secret_file = tmp_path / "secret"
     secret_file.write_text("y" * 64 + "-read-from-a-mounted-secret-file\n")
@@ -55,3 +64,10 @@ def test_secret_key_can_come_from_a_file(tmp_path):
     env["DJANGO_SECRET_KEY_FILE"] = str(secret_file)
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_health_endpoint_reports_the_database(client, db):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": True}
+    assert "no-cache" in response["Cache-Control"]

@@ -1,0 +1,22 @@
+"""The client's address as seen through the configured number of trusted reverse proxies.
+
+With ``NUM_PROXIES = 0`` the address is REMOTE_ADDR. Behind N proxies each appends the address it
+received from to X-Forwarded-For, so the Nth entry from the right is the one our outermost
+proxy saw; entries further left are whatever the client sent and are never trusted. Used by the
+SMS rate limits, django-axes and the audit log.
+"""
+
+from django.conf import settings
+
+
+def client_ip(request) -> str | None:
+    proxies = settings.NUM_PROXIES
+    if proxies > 0:
+        forwarded = [
+            part.strip()
+            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if part.strip()
+        ]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
+    return request.META.get("REMOTE_ADDR")

@@ -1,0 +1,181 @@
+"""Measure the DPO queue, the account center and the SLA sweep on a large, realistic data set.
+
+Fills a DISPOSABLE database with users and requests (bulk inserts, not the workflow, so that a
+million rows take minutes), then times the pages and the sweep and prints a Markdown table.
+Results are recorded in docs/benchmarks.md.
+"""
+
+import random
+import statistics
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, reset_queries
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts.models import User
+from requests.models import (
+    CLOSED_STATES,
+    DataSubjectRequest,
+    RequestKind,
+    RequestState,
+)
+from requests.sweep import sla_sweep
+
+
+class Command(BaseCommand):
+    help = "Fill a disposable database with requests and time the queue, pages and sweep."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--requests", type=int, default=200_000)
+        parser.add_argument("--users", type=int, default=50_000)
+        parser.add_argument("--open-share", type=float, default=0.1)
+        parser.add_argument("--repeat", type=int, default=5)
+        parser.add_argument(
+            "--database-is-disposable",
+            action="store_true",
+            help="Required: the command inserts many rows into the configured database.",
+        )
+
+    def handle(self, *args, **opts):
+        if not opts["database_is_disposable"]:
+            raise CommandError("Refusing to run without --database-is-disposable.")
+        settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+        rng = random.Random(42)
+        staff = self._fill(opts["users"], opts["requests"], opts["open_share"], rng)
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("ANALYZE")
+        admin = Client()
+        admin.force_login(staff[0])
+        requester = (
+            User.objects.filter(is_staff=False).order_by("-id").values_list("id", flat=True)[0]
+        )
+        user_client = Client()
+        user_client.force_login(User.objects.get(pk=requester))
+        some = DataSubjectRequest.objects.order_by("?").values_list("reference", flat=True)[0]
+        phone = User.objects.filter(is_staff=False).values_list("phone", flat=True)[0]
+        queue = "/admin/requests/datasubjectrequest/"
+        cases = [
+            ("Admin queue, default page", admin, queue),
+            ("Admin queue, open requests", admin, queue + "?status=open"),
+            ("Admin queue, overdue", admin, queue + "?deadline=overdue"),
+            ("Admin queue, mine", admin, queue + "?assignee=mine&status=open"),
+            ("Admin queue, search by reference", admin, f"{queue}?q={some}"),
+            ("Admin queue, search by phone", admin, f"{queue}?q={str(phone)[3:]}"),
+            ("Admin queue, page 100", admin, queue + "?p=100"),
+            ("Admin index (cockpit counts)", admin, "/admin/"),
+            ("Account center, my requests", user_client, "/account/requests/"),
+        ]
+        rows = []
+        for label, client, url in cases:
+            timings = []
+            queries = 0
+            for _ in range(opts["repeat"]):
+                reset_queries()
+                with CaptureQueriesContext(connection) as ctx:
+                    start = time.perf_counter()
+                    response = client.get(url)
+                    timings.append((time.perf_counter() - start) * 1000)
+                if response.status_code != 200:
+                    raise CommandError(f"{url} answered {response.status_code}")
+                queries = len(ctx.captured_queries)
+            rows.append((label, statistics.median(timings), max(timings), queries))
+
+        DataSubjectRequest.objects.filter(state__in=["submitted", "in_progress"]).update(
+            acknowledged_at=None
+        )
+        with CaptureQueriesContext(connection) as ctx:
+            start = time.perf_counter()
+            result = sla_sweep()
+            first = (time.perf_counter() - start) * 1000
+        first_queries = len(ctx.captured_queries)
+        with CaptureQueriesContext(connection) as ctx:
+            start = time.perf_counter()
+            sla_sweep()
+            second = (time.perf_counter() - start) * 1000
+        rows.append(
+            (
+                f"SLA sweep, first run (acknowledged {result.acknowledged}, "
+                f"escalated {result.escalated})",
+                first,
+                first,
+                first_queries,
+            )
+        )
+        rows.append(
+            ("SLA sweep, second run (nothing to do)", second, second, len(ctx.captured_queries))
+        )
+
+        total = DataSubjectRequest.objects.count()
+        self.stdout.write(
+            f"\n{total:,} requests, {User.objects.count():,} users, database {connection.vendor}\n"
+        )
+        self.stdout.write("| case | median ms | max ms | queries |\n|---|---:|---:|---:|")
+        for label, median, worst, queries in rows:
+            self.stdout.write(f"| {label} | {median:.1f} | {worst:.1f} | {queries} |")
+
+    def _fill(self, n_users, n_requests, open_share, rng):
+        existing = DataSubjectRequest.objects.count()
+        staff = list(User.objects.filter(is_superuser=True)[:5])
+        if not staff:
+            for i in range(5):
+                staff.append(
+                    User.objects.create_superuser(
+                        phone=f"+861370000{i:04d}", email=f"bench-staff{i}@example.com"
+                    )
+                )
+        if existing >= n_requests:
+            return staff
+        self.stdout.write(f"Creating {n_users:,} users and {n_requests:,} requests...")
+        have = User.objects.filter(is_staff=False).count()
+        users = [
+            User(
+                phone=f"+86135{i:08d}", email=f"bench{i}@example.com", preferred_language="zh-hans"
+            )
+            for i in range(have, n_users)
+        ]
+        User.objects.bulk_create(users, batch_size=5000)
+        user_ids = list(User.objects.filter(is_staff=False).values_list("id", flat=True))
+        now = timezone.now()
+        kinds = RequestKind.values
+        batch = []
+        for i in range(existing, n_requests):
+            received = now - timedelta(minutes=rng.randint(0, 3 * 365 * 24 * 60))
+            due = received + timedelta(days=15)
+            is_open = rng.random() < open_share and received > now - timedelta(days=40)
+            state = (
+                rng.choice(["submitted", "in_progress", "in_progress", "awaiting_requester"])
+                if is_open
+                else rng.choice(list(CLOSED_STATES))
+            )
+            closed = None if is_open else received + timedelta(days=rng.randint(1, 20))
+            batch.append(
+                DataSubjectRequest(
+                    reference=f"DSR-B-{i:09d}",
+                    kind=rng.choice(kinds),
+                    state=state,
+                    requester_id=rng.choice(user_ids),
+                    assignee_id=rng.choice(staff).pk if rng.random() < 0.7 else None,
+                    subject="Benchmark request",
+                    description="Generated for the benchmark.",
+                    received_at=received,
+                    acknowledged_at=received + timedelta(minutes=15),
+                    due_at=due,
+                    original_due_at=due,
+                    paused_at=received if state == RequestState.AWAITING_REQUESTER else None,
+                    closed_at=closed,
+                    answered_on_time=None if is_open else closed <= due,
+                    refusal_ground="legal_obligation" if state == "refused" else "",
+                    refusal_reason="Benchmark" if state == "refused" else "",
+                )
+            )
+            if len(batch) == 10_000:
+                DataSubjectRequest.objects.bulk_create(batch)
+                batch = []
+        DataSubjectRequest.objects.bulk_create(batch)
+        return staff
