@@ -399,7 +399,11 @@ def extend(req, actor, days, reason):
     reason = (reason or "").strip()
     if not reason:
         raise TransitionError(_("An extension needs a reason for the requester."))
-    if not isinstance(days, int) or not 1 <= days <= settings.SLA_MAX_EXTENSION_DAYS:
+    if (
+        isinstance(days, bool)
+        or not isinstance(days, int)
+        or not 1 <= days <= settings.SLA_MAX_EXTENSION_DAYS
+    ):
         raise TransitionError(
             _("An extension must be between 1 and %(max)d days.")
             % {"max": settings.SLA_MAX_EXTENSION_DAYS}
