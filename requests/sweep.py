@@ -25,7 +25,7 @@ from django.utils.translation import ngettext
 from notifications.services import enqueue
 
 from .models import CLOCK_RUNNING_STATES, OPEN_STATES, DataSubjectRequest, RequestEvent
-from .workflow import _to_requester, _to_staff, dpo_recipients, local_date
+from .workflow import dpo_recipients, draft_to_requester, draft_to_staff, local_date
 
 
 @dataclass
@@ -68,7 +68,7 @@ def acknowledge(now, batch_size):
         )
         enqueue(
             [
-                _to_requester(
+                draft_to_requester(
                     r,
                     "ack",
                     lambda r=r: _("We have received your request %(ref)s") % {"ref": r.reference},
@@ -106,7 +106,7 @@ def remind(now, dpos):
             due_day = timezone.localdate(req.due_at).isoformat()
             for user in owners:
                 drafts.append(
-                    _to_staff(
+                    draft_to_staff(
                         req,
                         user,
                         f"remind{days}:{due_day}",
@@ -158,7 +158,7 @@ def escalate(now, batch_size, dpos):
             due_day = timezone.localdate(r.due_at).isoformat()
             for user in dpos:
                 drafts.append(
-                    _to_staff(
+                    draft_to_staff(
                         r,
                         user,
                         f"overdue:{due_day}",

@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -58,10 +59,18 @@ def dpo_recipients():
     )
 
 
-def _to_requester(req, key, subject_fn, body_fn):
+def draft_to_requester(req, key, subject_fn, body_fn):
+    """An outbox draft for the requester, in their language, with a link to the request."""
     user = req.requester
-    subject, body = render(user.preferred_language, subject_fn, body_fn)
-    body += "\n\n" + _request_link_text(user.preferred_language, req)
+
+    def body_with_link():
+        url = settings.PORTAL_BASE_URL.rstrip("/") + reverse(
+            "requests:detail", args=[req.reference]
+        )
+        link = _("Follow your request in the account center: %(url)s") % {"url": url}
+        return f"{body_fn()}\n\n{link}"
+
+    subject, body = render(user.preferred_language, subject_fn, body_with_link)
     return Draft(
         key=f"dsr:{req.pk}:{key}",
         recipient_id=user.pk,
@@ -71,20 +80,8 @@ def _to_requester(req, key, subject_fn, body_fn):
     )
 
 
-def _request_link_text(language, req):
-    from django.urls import reverse
-    from django.utils import translation
-
-    with translation.override(language):
-        url = settings.PORTAL_BASE_URL.rstrip("/") + reverse(
-            "requests:detail", args=[req.reference]
-        )
-        return _("Follow your request in the account center: %(url)s") % {"url": url}
-
-
-def _to_staff(req, user, key, subject_fn, body_fn):
-    from django.urls import reverse
-
+def draft_to_staff(req, user, key, subject_fn, body_fn):
+    """An outbox draft for a staff member, in their language, with a link to the admin page."""
     subject, body = render(user.preferred_language, subject_fn, body_fn)
     url = settings.PORTAL_BASE_URL.rstrip("/") + reverse(
         "admin:requests_datasubjectrequest_change", args=[req.pk]
@@ -163,7 +160,7 @@ def save_new_request(req, files=()):
             if req.kind in URGENT_KINDS:
                 enqueue(
                     [
-                        _to_staff(
+                        draft_to_staff(
                             req,
                             user,
                             "urgent",
@@ -251,7 +248,7 @@ def ask_requester(req, actor, question):
         _event(locked, E.AWAITING_REQUESTER, actor=actor, detail=question)
         enqueue(
             [
-                _to_requester(
+                draft_to_requester(
                     locked,
                     f"ask:{now.timestamp():.0f}",
                     lambda: (
@@ -303,7 +300,7 @@ def _resume(locked, actor, now):
         # A deadline the requester was told never moves later without telling them.
         enqueue(
             [
-                _to_requester(
+                draft_to_requester(
                     locked,
                     f"resumed:{locked.due_at.date().isoformat()}",
                     lambda: (
@@ -376,7 +373,7 @@ def post_message(req, author, body, *, internal=False, files=()):
             if from_staff and not internal:
                 enqueue(
                     [
-                        _to_requester(
+                        draft_to_requester(
                             locked,
                             f"message:{message.pk}",
                             lambda: (
@@ -447,7 +444,7 @@ def extend(req, actor, days, reason):
         )
         enqueue(
             [
-                _to_requester(
+                draft_to_requester(
                     locked,
                     "extended",
                     lambda: (
@@ -491,7 +488,7 @@ def complete(req, actor, resolution):
         _event(locked, E.COMPLETED, actor=actor, detail=resolution)
         enqueue(
             [
-                _to_requester(
+                draft_to_requester(
                     locked,
                     "completed",
                     lambda: _("Your request %(ref)s has been answered") % {"ref": locked.reference},
@@ -531,7 +528,7 @@ def refuse(req, actor, ground, reason):
         _event(locked, E.REFUSED, actor=actor, detail=reason, ground=ground)
         enqueue(
             [
-                _to_requester(
+                draft_to_requester(
                     locked,
                     "refused",
                     lambda: _("Decision on your request %(ref)s") % {"ref": locked.reference},

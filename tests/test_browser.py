@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from .factories import PASSWORD, DataSubjectRequestFactory, UserFactory
 
@@ -39,6 +40,9 @@ def browser():
         )
         yield browser
         browser.close()
+        # Under Playwright's sync API the test's ORM calls ran in a context of their own, with
+        # a connection of their own: close it, or the test database cannot be dropped.
+        connections.close_all()
 
 
 def shot(page, name):
