@@ -10,9 +10,11 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 TEST_ENV := DJANGO_ENV_FILE=none DJANGO_SECRET_KEY=test-only-not-secret DJANGO_DEBUG=false \
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 	TEST_REDIS_URL=$(TEST_BROKER_URL) DJANGO_SECURE_COOKIES=false \
-	DJANGO_SECURE_SSL_REDIRECT=false EMAIL_URL=consolemail:// DATABASE_CONN_MAX_AGE=0
+	DJANGO_SECURE_SSL_REDIRECT=false EMAIL_URL=consolemail:// DATABASE_CONN_MAX_AGE=0 \
+	FIELD_ENCRYPTION_KEYS=u-b8A7wpS1LgPN2znKoRGQxCSm3XO24Q7qHFF-IWr0U= \
+	BLIND_INDEX_KEY=test-only-blind-index-key-not-a-secret
 
-.PHONY: run test lint format migrate seed services clean
+.PHONY: run test lint format migrate seed services clean env-file
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,12 +28,17 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# A local .env for `make run`: debug on, a random secret, SQLite and the embedded broker.
-.env:
-	@echo "Creating .env for local use (see .env.example for every setting)"
-	@printf 'DJANGO_DEBUG=true\nDJANGO_SECRET_KEY="%s"\n' "$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
+# A local .env for `make run`: debug on, random secrets, SQLite and the embedded broker.
+# An older .env without encryption keys gets them appended.
+KEYGEN = $(BIN)/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'
+TOKEN = $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))'
+env-file: $(VENV)/.installed
+	@test -f .env || { echo "Creating .env for local use (see .env.example for every setting)"; \
+	  printf 'DJANGO_DEBUG=true\nDJANGO_SECRET_KEY="%s"\n' "$$($(TOKEN))" > .env; }
+	@grep -q '^FIELD_ENCRYPTION_KEYS=' .env || printf 'FIELD_ENCRYPTION_KEYS=%s\n' "$$($(KEYGEN))" >> .env
+	@grep -q '^BLIND_INDEX_KEY=' .env || printf 'BLIND_INDEX_KEY=%s\n' "$$($(TOKEN))" >> .env
 
-migrate: $(VENV)/.installed .env
+migrate: $(VENV)/.installed env-file
 	$(BIN)/python manage.py migrate --noinput
 
 seed: migrate

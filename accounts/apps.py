@@ -9,7 +9,7 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from auditlog.registry import auditlog
 
-        from .models import User
+        from .models import GuardianConsent, User, Verification, VerificationDocument
 
         # Every change to a user is audited (AUD-1); secrets never enter the log.
         auditlog.register(
@@ -17,3 +17,16 @@ class AccountsConfig(AppConfig):
             exclude_fields=["password", "last_login"],
             m2m_fields={"groups"},
         )
+        # Sensitive numbers are fully redacted in the log (VER-4): it records that they changed.
+        auditlog.register(
+            Verification,
+            mask_fields=[
+                "document_number",
+                "credit_code",
+                "legal_rep_id_number",
+                "bank_account",
+                "rejection_reason",
+            ],
+        )
+        auditlog.register(VerificationDocument, exclude_fields=["file"])
+        auditlog.register(GuardianConsent)

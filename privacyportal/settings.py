@@ -168,6 +168,29 @@ SMS_CODE_MIN_INTERVAL_SECONDS = env.int("SMS_CODE_MIN_INTERVAL_SECONDS", default
 SMS_CODE_MAX_PER_PHONE_PER_HOUR = env.int("SMS_CODE_MAX_PER_PHONE_PER_HOUR", default=5)
 SMS_CODE_MAX_PER_IP_PER_HOUR = env.int("SMS_CODE_MAX_PER_IP_PER_HOUR", default=20)
 
+# --- Encryption at rest (VER-4) ---------------------------------------------------------------
+# Fernet keys, newest first, comma-separated; separate from SECRET_KEY. No default anywhere: a
+# missing key stops production at start-up and fails loudly on first use in development.
+FIELD_ENCRYPTION_KEYS = [
+    k.strip() for k in env_secret("FIELD_ENCRYPTION_KEYS", default=dev_default("")).split(",")
+]
+BLIND_INDEX_KEY = env_secret("BLIND_INDEX_KEY", default=dev_default(""))
+SENSITIVE_MEDIA_ROOT = env.path("SENSITIVE_MEDIA_ROOT", default=VAR_DIR / "documents")
+
+# --- Real-name verification (VER-1..4) and minors (MIN-1) -------------------------------------
+VERIFICATION_DOCUMENT_MAX_BYTES = env.int(
+    "VERIFICATION_DOCUMENT_MAX_BYTES", default=5 * 1024 * 1024
+)
+VERIFICATION_SUBMISSION_MAX_BYTES = env.int(
+    "VERIFICATION_SUBMISSION_MAX_BYTES", default=15 * 1024 * 1024
+)
+# Documents are deleted this many days after the decision; the hash and decision remain.
+VERIFICATION_DOCUMENT_RETENTION_DAYS = env.int("VERIFICATION_DOCUMENT_RETENTION_DAYS", default=30)
+# Enterprise verifications need approval by two different staff members.
+VERIFICATION_FOUR_EYES_ENTERPRISE = env.bool("VERIFICATION_FOUR_EYES_ENTERPRISE", default=True)
+CHILD_AGE = 14  # under this, a guardian's verified consent is required (MIN-1)
+ADULT_AGE = 18  # under this, the account center shows the guidance for minors
+
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
@@ -248,6 +271,10 @@ CELERY_BEAT_SCHEDULE = {
     "sla-sweep": {
         "task": "requests.tasks.sla_sweep",
         "schedule": crontab(minute="*/15"),
+    },
+    "purge-verification-documents": {
+        "task": "accounts.tasks.purge_verification_documents",
+        "schedule": crontab(hour=3, minute=30),
     },
     "deliver-notifications": {
         "task": "notifications.tasks.deliver_notifications",

@@ -93,3 +93,49 @@ class CalendarYearFactory(factory.django.DjangoModelFactory):
         model = CalendarYear
 
     year = factory.Sequence(lambda n: 2030 + n)
+
+
+# --- Verification (VER-1..4) and guardians (MIN-1) ------------------------------------------------
+
+# Checksum-valid but fictitious numbers.
+RESIDENT_ID = "11010519491231002X"
+USCC = "91350100M000100Y43"
+BANK_CARD = "6222020200112233445"
+
+
+class VerificationFactory(factory.django.DjangoModelFactory):
+    """A submitted individual verification without documents."""
+
+    class Meta:
+        model = "accounts.Verification"
+
+    user = factory.SubFactory(UserFactory)
+    kind = "individual"
+    status = "submitted"
+    legal_name = "Zhang San"
+    document_type = "resident_id"
+    document_number = RESIDENT_ID
+
+
+class EnterpriseVerificationFactory(VerificationFactory):
+    kind = "enterprise"
+    legal_name = ""
+    document_type = ""
+    document_number = ""
+    company_name = "Example Technology Co., Ltd."
+    credit_code = USCC
+    legal_rep_name = "Li Si"
+    legal_rep_id_number = RESIDENT_ID
+    bank_name = "Example Bank"
+    bank_branch = "Haidian Branch"
+    bank_account = BANK_CARD
+
+
+class GuardianConsentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "accounts.GuardianConsent"
+
+    child = factory.SubFactory(UserFactory)
+    guardian_name = "Wang Wu"
+    guardian_phone = factory.Sequence(lambda n: f"+86137{n:08d}")
+    relationship = "Parent"

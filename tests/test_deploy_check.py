@@ -28,6 +28,8 @@ def production_env(**overrides):
             "DJANGO_ENV_FILE": "/nonexistent/.env",  # ignore a developer's local .env
             "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
             "EMAIL_URL": "smtp://mail.example.com:587",
+            "FIELD_ENCRYPTION_KEYS": "u-b8A7wpS1LgPN2znKoRGQxCSm3XO24Q7qHFF-IWr0U=",
+            "BLIND_INDEX_KEY": "b" * 48,
         }
     )
     env.update(overrides)
@@ -47,8 +49,14 @@ def test_missing_secret_key_stops_start_up():
     assert "DJANGO_SECRET_KEY" in result.stderr
 
 
-def test_production_never_falls_back_to_sqlite_or_console_mail():
-    for name in ("DATABASE_URL", "CELERY_BROKER_URL", "EMAIL_URL"):
+def test_production_refuses_to_start_without_its_services_and_keys():
+    for name in (
+        "DATABASE_URL",
+        "CELERY_BROKER_URL",
+        "EMAIL_URL",
+        "FIELD_ENCRYPTION_KEYS",
+        "BLIND_INDEX_KEY",
+    ):
         env = production_env()
         del env[name]
         result = _manage("check", env=env)

@@ -61,13 +61,13 @@ class Command(BaseCommand):
         phone = User.objects.filter(is_staff=False).values_list("phone", flat=True)[0]
         queue = "/admin/requests/datasubjectrequest/"
         cases = [
-            ("Admin queue, default page", admin, queue),
-            ("Admin queue, open requests", admin, queue + "?status=open"),
+            ("Admin queue, default page (open requests)", admin, queue),
+            ("Admin queue, all requests", admin, queue + "?status=all"),
             ("Admin queue, overdue", admin, queue + "?deadline=overdue"),
             ("Admin queue, mine", admin, queue + "?assignee=mine&status=open"),
             ("Admin queue, search by reference", admin, f"{queue}?q={some}"),
             ("Admin queue, search by phone", admin, f"{queue}?q={str(phone)[3:]}"),
-            ("Admin queue, page 100", admin, queue + "?p=100"),
+            ("Admin queue, all requests, page 100", admin, queue + "?status=all&p=100"),
             ("Admin index (cockpit counts)", admin, "/admin/"),
             ("Account center, my requests", user_client, "/account/requests/"),
         ]

@@ -1,0 +1,342 @@
+"""Real-name verification: submission, review, documents and their retention (VER-1..4, MIN-1).
+
+Views and the admin call these functions; the Celery task and the management commands call the
+same ones. Sensitive numbers live in encrypted fields (vault.fields) and documents in encrypted
+files (vault.storage); this module never logs or returns them unmasked unless asked by code
+that has checked the ``accounts.view_sensitive_data`` permission.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from auditlog.signals import accessed
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Q
+from django.http import FileResponse
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from requests.attachments import CleanFile, validate_upload
+
+from .models import GuardianConsent, Verification, VerificationDocument
+
+V = Verification
+
+
+class VerificationError(Exception):
+    """A user-facing reason why a verification step is not possible."""
+
+
+# --- Minors (MIN-1) -----------------------------------------------------------------------------
+
+
+def age_on(born: date | None, today: date | None = None) -> int | None:
+    if born is None:
+        return None
+    today = today or timezone.localdate()
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def is_child(user) -> bool:
+    """Under 14: guardian consent needed before verification or API access."""
+    age = age_on(user.date_of_birth)
+    return age is not None and age < settings.CHILD_AGE
+
+
+def is_minor(user) -> bool:
+    """Under 18: the account center shows the guidance for minors."""
+    age = age_on(user.date_of_birth)
+    return age is not None and age < settings.ADULT_AGE
+
+
+def has_verified_guardian(user) -> bool:
+    return user.guardian_consents.filter(status=GuardianConsent.Status.VERIFIED).exists()
+
+
+def is_restricted(user) -> bool:
+    """A child's account stays restricted until a guardian's consent is verified by staff."""
+    return is_child(user) and not has_verified_guardian(user)
+
+
+def can_use_api(user) -> bool:
+    """API access needs an approved verification and no minor's restriction."""
+    return not is_restricted(user) and user.verifications.filter(status=V.Status.APPROVED).exists()
+
+
+# --- Masking (VER-4) ----------------------------------------------------------------------------
+
+
+def mask(value: str | None, keep_start: int = 4, keep_end: int = 4) -> str:
+    """``110105199001011234`` -> ``1101**********1234``; short values are fully masked."""
+    if not value:
+        return ""
+    value = str(value)
+    if len(value) <= keep_start + keep_end + 2:
+        return "*" * len(value)
+    return value[:keep_start] + "*" * (len(value) - keep_start - keep_end) + value[-keep_end:]
+
+
+SENSITIVE_FIELDS = ("document_number", "credit_code", "legal_rep_id_number", "bank_account")
+
+
+def can_see_sensitive(user) -> bool:
+    return user.has_perm("accounts.view_sensitive_data")
+
+
+# --- Documents ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    kind: str
+    file: CleanFile
+
+
+def validate_documents(uploads: dict) -> list[NewDocument]:
+    """Check {kind: uploaded file} by content and size; raise one ValidationError for all."""
+    errors, docs = {}, []
+    total = 0
+    for kind, upload in uploads.items():
+        if upload is None:
+            continue
+        try:
+            if upload.size > settings.VERIFICATION_DOCUMENT_MAX_BYTES:
+                raise ValidationError(
+                    _("The file is larger than %(limit)s.")
+                    % {"limit": filesizeformat(settings.VERIFICATION_DOCUMENT_MAX_BYTES)},
+                    code="too_large",
+                )
+            clean = validate_upload(upload)
+        except ValidationError as exc:
+            errors[kind] = exc.messages
+            continue
+        total += len(clean.data)
+        docs.append(NewDocument(kind, clean))
+    if errors:
+        raise ValidationError(errors)
+    if total > settings.VERIFICATION_SUBMISSION_MAX_BYTES:
+        raise ValidationError(
+            _("The documents of one submission may total at most %(limit)s.")
+            % {"limit": filesizeformat(settings.VERIFICATION_SUBMISSION_MAX_BYTES)},
+            code="submission_total",
+        )
+    return docs
+
+
+def _store_documents(verification, docs, written):
+    for doc in docs:
+        row = VerificationDocument(
+            verification=verification,
+            kind=doc.kind,
+            content_type=doc.file.content_type,
+            size=len(doc.file.data),
+            sha256=hashlib.sha256(doc.file.data).hexdigest(),
+        )
+        row.file.save(doc.file.filename, ContentFile(doc.file.data), save=False)
+        written.append(row)
+        row.save()
+
+
+def serve_document(document, viewer, *, inline=False):
+    """Stream a document to someone already allowed to see it, and record that they did:
+    who viewed which document of whom, when (VER-4). ``inline`` (images in the review page)
+    changes only the Content-Disposition; the sandbox CSP, no-store and nosniff stay."""
+    accessed.send(sender=VerificationDocument, instance=document)
+    response = FileResponse(
+        document.file.open("rb"),
+        as_attachment=not inline,
+        filename=f"{document.kind}-{document.pk}.{_extension(document.content_type)}",
+        content_type=document.content_type,
+    )
+    response["Cache-Control"] = "no-store, private"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def _extension(content_type):
+    return {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}.get(
+        content_type, "bin"
+    )
+
+
+# --- Submission ---------------------------------------------------------------------------------
+
+
+def _check_can_submit(user):
+    if is_restricted(user):
+        raise VerificationError(
+            _(
+                "Accounts of children under 14 can be verified only after a guardian's consent "
+                "has been recorded and checked."
+            )
+        )
+    if user.verifications.filter(status__in=[V.Status.SUBMITTED, V.Status.APPROVED]).exists():
+        raise VerificationError(
+            _("You already have a verification that is approved or waiting for review.")
+        )
+
+
+def _duplicate_filter(verification):
+    q = Q()
+    for field in ("document_number", "credit_code", "legal_rep_id_number"):
+        value = getattr(verification, field)
+        if value:
+            q |= Q(**{field: value})
+    return q
+
+
+def find_duplicates(verification):
+    """Other accounts' verifications with the same ID number or credit code, found through the
+    blind index (no row is decrypted to compare)."""
+    q = _duplicate_filter(verification)
+    if not q:
+        return V.objects.none()
+    return V.objects.filter(q).exclude(user_id=verification.user_id)
+
+
+def submit(user, *, kind, documents, **fields):
+    """Record a verification with its documents in one transaction; nothing is stored on error."""
+    _check_can_submit(user)
+    verification = V(user=user, kind=kind, status=V.Status.SUBMITTED, **fields)
+    written = []
+    try:
+        with transaction.atomic():
+            verification.possible_duplicate = find_duplicates(verification).exists()
+            verification.save()
+            _store_documents(verification, documents, written)
+            if verification.possible_duplicate:
+                find_duplicates(verification).update(possible_duplicate=True)
+    except Exception:
+        for row in written:
+            row.file.storage.delete(row.file.name)
+        raise
+    return verification
+
+
+# --- Review -------------------------------------------------------------------------------------
+
+
+def _locked(verification):
+    return V.objects.select_for_update().get(pk=verification.pk)
+
+
+def _decide(locked, status, actor, now):
+    locked.status = status
+    locked.decided_by = actor
+    locked.decided_at = now
+    locked.documents_purge_after = now + timedelta(
+        days=settings.VERIFICATION_DOCUMENT_RETENTION_DAYS
+    )
+
+
+def needs_second_approval(verification) -> bool:
+    return verification.kind == V.Kind.ENTERPRISE and settings.VERIFICATION_FOUR_EYES_ENTERPRISE
+
+
+def approve(verification, actor):
+    """Approve; enterprises need two different staff members when four-eyes is on."""
+    with transaction.atomic():
+        locked = _locked(verification)
+        if locked.status != V.Status.SUBMITTED:
+            raise VerificationError(_("Only a submitted verification can be approved."))
+        now = timezone.now()
+        if needs_second_approval(locked):
+            if locked.first_approved_by_id is None:
+                locked.first_approved_by = actor
+                locked.first_approved_at = now
+                locked.save(update_fields=["first_approved_by", "first_approved_at"])
+                verification.refresh_from_db()
+                return False  # waiting for the second approval
+            if locked.first_approved_by_id == actor.pk:
+                raise VerificationError(
+                    _("A second, different staff member must give the final approval.")
+                )
+        _decide(locked, V.Status.APPROVED, actor, now)
+        locked.save()
+    verification.refresh_from_db()
+    _notify(verification)
+    return True
+
+
+def reject(verification, actor, reason):
+    reason = (reason or "").strip()
+    if not reason:
+        raise VerificationError(_("A rejection needs a reason for the user."))
+    with transaction.atomic():
+        locked = _locked(verification)
+        if locked.status != V.Status.SUBMITTED:
+            raise VerificationError(_("Only a submitted verification can be rejected."))
+        _decide(locked, V.Status.REJECTED, actor, timezone.now())
+        locked.rejection_reason = reason
+        locked.save()
+    verification.refresh_from_db()
+    _notify(verification)
+
+
+def _notify(verification):
+    from notifications.services import Draft, enqueue, render
+
+    user = verification.user
+
+    def subject():
+        if verification.status == V.Status.APPROVED:
+            return _("Your real-name verification is approved")
+        return _("Your real-name verification was not approved")
+
+    def body():
+        if verification.status == V.Status.APPROVED:
+            return _("Your verification has been approved.")
+        return _(
+            "We could not approve your verification.\n\nReason: %(reason)s\n\n"
+            "You can correct the details and submit again in the account center."
+        ) % {"reason": verification.rejection_reason}
+
+    text_subject, text_body = render(user.preferred_language, subject, body)
+    enqueue(
+        [
+            Draft(
+                key=f"verification:{verification.pk}:{verification.status}",
+                recipient_id=user.pk,
+                to_email=user.email or "",
+                subject=text_subject,
+                body=text_body,
+            )
+        ]
+    )
+
+
+# --- Retention (VER-4, RET-1) -------------------------------------------------------------------
+
+
+def purge_expired_documents(now=None, batch_size=200) -> int:
+    """Delete the files of decided verifications past their retention date; keep each
+    document's hash and the decision. Idempotent: purged rows are never selected again."""
+    now = now or timezone.now()
+    purged = 0
+    while True:
+        with transaction.atomic():
+            docs = list(
+                VerificationDocument.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(
+                    purged_at__isnull=True,
+                    verification__documents_purge_after__lte=now,
+                )
+                .only("id", "file")[:batch_size]
+            )
+            if not docs:
+                return purged
+            for doc in docs:
+                if doc.file.name:
+                    doc.file.storage.delete(doc.file.name)
+            VerificationDocument.objects.filter(pk__in=[d.pk for d in docs]).update(
+                purged_at=now, file=""
+            )
+            purged += len(docs)
+        if len(docs) < batch_size:
+            return purged
