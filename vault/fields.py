@@ -7,6 +7,7 @@ them together; nothing depends on ``Model.save()``. Exact lookups
 """
 
 from django.core import checks
+from django.core.exceptions import EmptyResultSet
 from django.db import models
 from django.db.models import Lookup
 
@@ -73,6 +74,18 @@ class EncryptedTextField(models.TextField):
     def to_python(self, value):
         return value
 
+    # Only lookups that compare the blind index make sense; anything else (icontains,
+    # startswith, ...) would silently compare ciphertext, so it is refused (FieldError).
+    SUPPORTED_LOOKUPS = frozenset({"exact", "in", "isnull"})
+
+    def get_lookup(self, lookup_name):
+        if lookup_name not in self.SUPPORTED_LOOKUPS:
+            return None
+        return super().get_lookup(lookup_name)
+
+    def get_transform(self, lookup_name):
+        return None
+
     def formfield(self, **kwargs):
         kwargs.setdefault("max_length", self.plaintext_max_length)
         return super().formfield(**kwargs)
@@ -94,8 +107,35 @@ class BlindExact(Lookup):
 
     def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
+        if self.rhs == "":  # blank values are stored as-is (no index, no token)
+            return f"{lhs} = %s", [*lhs_params, ""]
         rhs, rhs_params = self.process_rhs(compiler, connection)
         return f"{lhs} LIKE {rhs}", [*lhs_params, *rhs_params]
+
+
+@EncryptedTextField.register_lookup
+class BlindIn(Lookup):
+    """``field__in=[...]``: the stored blind index is that of any of the values."""
+
+    lookup_name = "in"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        if hasattr(self.rhs, "resolve_expression"):
+            raise ValueError("An encrypted field can only be matched against a list of values.")
+        values = {str(v) for v in self.rhs if v is not None}
+        if not values:
+            raise EmptyResultSet
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        clauses, params = [], []
+        for value in sorted(values):
+            if value == "":
+                clauses.append(f"{lhs} = %s")
+                params += [*lhs_params, ""]
+            else:
+                clauses.append(f"{lhs} LIKE %s")
+                params += [*lhs_params, blind_prefix(self.lhs.output_field, value) + "%"]
+        return "(" + " OR ".join(clauses) + ")", params
 
 
 def blind_index_of(field_name: str, model, value) -> str:

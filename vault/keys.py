@@ -28,7 +28,8 @@ def _ring() -> MultiFernet:
 
 @cache
 def _primary() -> Fernet:
-    return Fernet(settings.FIELD_ENCRYPTION_KEYS[0])
+    _ring()  # same validation and error messages
+    return Fernet(next(k for k in settings.FIELD_ENCRYPTION_KEYS if k))
 
 
 @cache
