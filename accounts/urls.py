@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import verification_views, views
 
 app_name = "accounts"
 
@@ -12,4 +12,21 @@ urlpatterns = [
     path("logout/", views.logout_view, name="logout"),
     path("profile/", views.profile, name="profile"),
     path("language/", views.set_language, name="set_language"),
+    path("verification/", verification_views.status, name="verification"),
+    path(
+        "verification/individual/",
+        verification_views.individual,
+        name="verification_individual",
+    ),
+    path(
+        "verification/enterprise/",
+        verification_views.enterprise,
+        name="verification_enterprise",
+    ),
+    path(
+        "verification/documents/<int:pk>/",
+        verification_views.document,
+        name="verification_document",
+    ),
+    path("guardian/", verification_views.guardian, name="guardian"),
 ]

@@ -168,18 +168,32 @@ def _extension(content_type):
 # --- Submission ---------------------------------------------------------------------------------
 
 
-def _check_can_submit(user):
+def submission_blocker(user) -> str:
+    """Why ``user`` cannot submit a verification now, or "" if they can. ``submit`` enforces it;
+    the pages call it to explain before any upload."""
     if is_restricted(user):
-        raise VerificationError(
-            _(
-                "Accounts of children under 14 can be verified only after a guardian's consent "
-                "has been recorded and checked."
-            )
+        return _(
+            "Accounts of children under 14 can be verified only after a guardian's consent "
+            "has been recorded and checked."
         )
-    if user.verifications.filter(status__in=[V.Status.SUBMITTED, V.Status.APPROVED]).exists():
-        raise VerificationError(
-            _("You already have a verification that is approved or waiting for review.")
+    statuses = set(
+        user.verifications.filter(status__in=[V.Status.SUBMITTED, V.Status.APPROVED]).values_list(
+            "status", flat=True
         )
+    )
+    if V.Status.APPROVED in statuses:
+        return _("Your real-name verification is approved; there is nothing more to submit.")
+    if V.Status.SUBMITTED in statuses:
+        return _(
+            "Your verification is waiting for review. You can submit again only if it is rejected."
+        )
+    return ""
+
+
+def _check_can_submit(user):
+    reason = submission_blocker(user)
+    if reason:
+        raise VerificationError(reason)
 
 
 def _duplicate_filter(verification):

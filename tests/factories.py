@@ -100,7 +100,7 @@ class CalendarYearFactory(factory.django.DjangoModelFactory):
 # Checksum-valid but fictitious numbers.
 RESIDENT_ID = "11010519491231002X"
 USCC = "91350100M000100Y43"
-BANK_CARD = "6222020200112233445"
+BANK_CARD = "6222020200112233446"  # Luhn-valid
 
 
 class VerificationFactory(factory.django.DjangoModelFactory):

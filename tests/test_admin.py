@@ -31,6 +31,8 @@ from .factories import (
     CalendarOverrideFactory,
     CalendarYearFactory,
     DataSubjectRequestFactory,
+    EnterpriseVerificationFactory,
+    GuardianConsentFactory,
     UserFactory,
 )
 from .uploads import MINIMAL_PDF
@@ -92,6 +94,8 @@ def one_of_each(admin_user, user, staff):
     workflow.post_message(req, staff, "An internal note.", internal=True)
     CalendarOverrideFactory()
     CalendarYearFactory()
+    EnterpriseVerificationFactory(user=user)
+    GuardianConsentFactory(child=user)
     Group.objects.create(name="Auditors")
     interval = IntervalSchedule.objects.create(every=10, period=IntervalSchedule.SECONDS)
     CrontabSchedule.objects.create(minute="0", hour="3")

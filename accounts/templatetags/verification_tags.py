@@ -1,0 +1,32 @@
+"""Account-center snippets for real-name verification and minors (VER-1, MIN-1).
+
+``{% verification_card %}`` shows the latest verification's status; ``{% minors_notice %}`` shows
+the guidance for under-18s and the restriction of under-14s without a verified guardian.
+"""
+
+from django import template
+
+from accounts import verification as service
+from accounts.models import GuardianConsent
+
+register = template.Library()
+
+
+@register.inclusion_tag("accounts/verification_card.html", takes_context=True)
+def verification_card(context):
+    user = context["request"].user
+    return {
+        "latest": user.verifications.order_by("-submitted_at").first(),
+        "restricted": service.is_restricted(user),
+    }
+
+
+@register.inclusion_tag("accounts/verification_notice.html", takes_context=True)
+def minors_notice(context):
+    user = context["request"].user
+    minor = service.is_minor(user)
+    restricted = minor and service.is_restricted(user)
+    pending = (
+        restricted and user.guardian_consents.filter(status=GuardianConsent.Status.PENDING).exists()
+    )
+    return {"minor": minor, "restricted": restricted, "guardian_pending": pending}
