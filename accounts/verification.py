@@ -325,6 +325,25 @@ def _notify(verification):
     )
 
 
+# --- Guardians (MIN-1) --------------------------------------------------------------------------
+
+
+def decide_consent(consent, actor, status, note=""):
+    """Verify or reject a pending guardian's consent, once, recording who checked it and when."""
+    with transaction.atomic():
+        locked = GuardianConsent.objects.select_for_update().get(pk=consent.pk)
+        if locked.status != GuardianConsent.Status.PENDING:
+            raise VerificationError(_("This consent has already been decided."))
+        locked.status = status
+        locked.verified_by = actor
+        locked.verified_at = timezone.now()
+        if note:
+            locked.note = f"{locked.note}\n\n{note}".strip()
+        locked.save()
+    consent.refresh_from_db()
+    return consent
+
+
 # --- Retention (VER-4, RET-1) -------------------------------------------------------------------
 
 

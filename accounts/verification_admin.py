@@ -1,0 +1,652 @@
+"""The DPO's review of real-name verifications and guardians' consents (VER-1..4, MIN-1, AUD-1).
+
+The verification queue lists submissions oldest first without any personal data; the review
+page shows the submitted data beside the documents, with ID and account numbers masked unless
+the staff member holds ``accounts.view_sensitive_data`` (then the unmasking itself is audited).
+Approve and reject are buttons leading to a confirmation form; they call the service functions
+in ``accounts.verification``, like every other caller. Documents are reachable only through the
+privileged document view here, which audits each view.
+"""
+
+from datetime import timedelta
+
+from auditlog.signals import accessed
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import SEARCH_VAR, ChangeList
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from . import verification as service
+from .models import GuardianConsent, Verification, VerificationDocument
+from .validators import validate_resident_id, validate_uscc
+
+V = Verification
+GC = GuardianConsent
+DECIDE_TEMPLATE = "admin/accounts/verification/decide.html"
+STYLES_TEMPLATE = "admin/accounts/verification/change_list.html"
+
+
+def _phone_e164(term):
+    """The E.164 form of a phone number typed in the local form (138...), or None."""
+    from phonenumber_field.phonenumber import to_python
+
+    number = to_python(term) if term else None
+    if number is not None and number.is_valid():
+        return number.as_e164
+    return None
+
+
+def _badge(value, label):
+    return format_html('<span class="ver-badge ver-badge-{}">{}</span>', value, label)
+
+
+def _who_when(user, when):
+    if user is None and when is None:
+        return "—"
+    stamp = timezone.localtime(when).strftime("%Y-%m-%d %H:%M") if when else ""
+    return f"{user or '—'} · {stamp}" if stamp else str(user)
+
+
+def _decide_page(model_admin, request, obj, spec, form, change_url, summary, notices):
+    """The confirmation form of a decision, like the request admin's transitions."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "original": obj,
+        "title": f"{spec['title']}: {obj}",
+        "action_title": spec["title"],
+        "help": spec["help"],
+        "notices": notices,
+        "summary": summary,
+        "form": form,
+        "media": model_admin.media + form.media,
+        "change_url": change_url,
+    }
+    return TemplateResponse(request, DECIDE_TEMPLATE, context)
+
+
+# --- Filters --------------------------------------------------------------------------------------
+
+
+class VerificationStatusFilter(admin.SimpleListFilter):
+    """The queue opens on submissions waiting for review; "All" is an explicit choice. A search
+    (an ID number, a phone) looks at every status unless one is chosen."""
+
+    title = _("status")
+    parameter_name = "status"
+    default = V.Status.SUBMITTED
+
+    def __init__(self, request, params, model, model_admin):
+        self.searching = bool(request.GET.get(SEARCH_VAR, "").strip())
+        super().__init__(request, params, model, model_admin)
+
+    def lookups(self, request, model_admin):
+        return [*V.Status.choices, ("all", _("All"))]
+
+    def value(self):
+        return super().value() or ("all" if self.searching else self.default)
+
+    def choices(self, changelist):
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == str(lookup),
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        if self.value() in V.Status.values:
+            return queryset.filter(status=self.value())
+        return queryset
+
+
+class AgeFilter(admin.SimpleListFilter):
+    """How long a submission has been waiting."""
+
+    title = _("submitted")
+    parameter_name = "age"
+    DAYS = (1, 3, 7)
+
+    def lookups(self, request, model_admin):
+        return [
+            (
+                str(days),
+                ngettext("More than %(n)d day ago", "More than %(n)d days ago", days) % {"n": days},
+            )
+            for days in self.DAYS
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() in {str(d) for d in self.DAYS}:
+            cutoff = timezone.now() - timedelta(days=int(self.value()))
+            return queryset.filter(submitted_at__lt=cutoff)
+        return queryset
+
+
+class ConsentStatusFilter(VerificationStatusFilter):
+    default = GC.Status.PENDING
+
+    def lookups(self, request, model_admin):
+        return [*GC.Status.choices, ("all", _("All"))]
+
+    def queryset(self, request, queryset):
+        if self.value() in GC.Status.values:
+            return queryset.filter(status=self.value())
+        return queryset
+
+
+# --- Forms ----------------------------------------------------------------------------------------
+
+
+class ConfirmForm(forms.Form):
+    confirm = forms.BooleanField(label=_("Yes, I am sure"), required=True)
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason (sent to the user)"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
+        help_text=_("Say what is wrong and what the user should correct before submitting again."),
+    )
+
+
+class ConsentNoteForm(ConfirmForm):
+    note = forms.CharField(
+        label=_("Note"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text=_("How the consent was checked, e.g. a call to the guardian."),
+    )
+
+
+class ConsentRejectForm(forms.Form):
+    note = forms.CharField(
+        label=_("Reason"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+    )
+
+
+# --- Verification review --------------------------------------------------------------------------
+
+
+class VerificationChangeList(ChangeList):
+    """The queue never loads (and so never decrypts) the sensitive numbers."""
+
+    def get_queryset(self, request, exclude_parameters=None):
+        return super().get_queryset(request, exclude_parameters).defer(*service.SENSITIVE_FIELDS)
+
+
+def _approve(verification, user, data):
+    if service.approve(verification, user):
+        return _("The verification is approved and the user has been told.")
+    return _("First approval recorded: waiting for a second approver.")
+
+
+def _reject(verification, user, data):
+    service.reject(verification, user, data["reason"])
+    return _("The verification has been rejected and the user has been told the reason.")
+
+
+VERIFICATION_ACTIONS = {
+    "approve": {
+        "title": _("Approve"),
+        "help": _("Confirm that the documents match the submitted data."),
+        "form": ConfirmForm,
+        "run": _approve,
+    },
+    "reject": {
+        "title": _("Reject"),
+        "help": _("The user is told the reason and can correct the details and submit again."),
+        "form": RejectForm,
+        "run": _reject,
+    },
+}
+
+
+def _masked_display(field):
+    label = V._meta.get_field(field).verbose_name
+
+    @admin.display(description=label)
+    def show(self, obj):
+        value = getattr(obj, field)
+        if not value:
+            return "—"
+        return value if getattr(obj, "_show_sensitive", False) else service.mask(value)
+
+    show.__name__ = f"{field}_shown"
+    return show
+
+
+@admin.register(Verification)
+class VerificationAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "user_label",
+        "kind",
+        "status_badge",
+        "duplicate_flag",
+        "age",
+        "first_approval",
+        "decision",
+    )
+    list_filter = (VerificationStatusFilter, "kind", "possible_duplicate", AgeFilter)
+    list_select_related = ("user", "first_approved_by", "decided_by")
+    search_fields = ("=user__phone", "user__email")
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # no per-filter counts over the whole table
+    list_per_page = 50
+    ordering = ("submitted_at", "id")  # oldest first: served by verification_queue_idx
+    change_form_template = "admin/accounts/verification/change_form.html"
+
+    document_number_shown = _masked_display("document_number")
+    credit_code_shown = _masked_display("credit_code")
+    legal_rep_id_number_shown = _masked_display("legal_rep_id_number")
+    bank_account_shown = _masked_display("bank_account")
+
+    review_fields = (
+        "rejection_reason",
+        ("first_approved_by", "first_approved_at"),
+        ("decided_by", "decided_at"),
+        "documents_purge_after",
+    )
+    fieldsets_individual = (
+        (
+            None,
+            {"fields": ("user", ("kind", "status"), "submitted_at", "possible_duplicate")},
+        ),
+        (
+            _("Identity"),
+            {
+                "fields": (
+                    "legal_name",
+                    "document_type",
+                    "document_number_shown",
+                    "student_id",
+                    "institution",
+                )
+            },
+        ),
+        (_("Review"), {"fields": review_fields}),
+    )
+    fieldsets_enterprise = (
+        fieldsets_individual[0],
+        (
+            _("Enterprise"),
+            {"fields": ("company_name", "credit_code_shown")},
+        ),
+        (
+            _("Legal representative"),
+            {"fields": ("legal_rep_name", "legal_rep_id_number_shown")},
+        ),
+        (
+            _("Bank account"),
+            {"fields": ("bank_name", "bank_branch", "bank_account_shown")},
+        ),
+        (_("Review"), {"fields": review_fields}),
+    )
+
+    # -- permissions: users submit, staff review; nothing is added or deleted here --
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    # -- the queue --
+
+    def get_changelist(self, request, **kwargs):
+        return VerificationChangeList
+
+    @admin.display(description=_("user"), ordering="user_id")
+    def user_label(self, obj):
+        return str(obj.user)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj):
+        return _badge(obj.status, obj.get_status_display())
+
+    @admin.display(description=_("duplicate?"), boolean=True, ordering="possible_duplicate")
+    def duplicate_flag(self, obj):
+        return obj.possible_duplicate
+
+    @admin.display(description=_("waiting"), ordering="submitted_at")
+    def age(self, obj):
+        days = (timezone.now() - obj.submitted_at).days
+        if days < 1:
+            return _("submitted today")
+        return ngettext("submitted %(n)d day ago", "submitted %(n)d days ago", days) % {"n": days}
+
+    @admin.display(description=_("first approval"), ordering="first_approved_at")
+    def first_approval(self, obj):
+        return _who_when(obj.first_approved_by, obj.first_approved_at)
+
+    @admin.display(description=_("decided"), ordering="decided_at")
+    def decision(self, obj):
+        return _who_when(obj.decided_by, obj.decided_at)
+
+    def get_search_results(self, request, queryset, search_term):
+        """Exact ID numbers and credit codes through the blind index; phones in E.164."""
+        term = search_term.strip()
+        if not term:
+            return super().get_search_results(request, queryset, search_term)
+        for validate in (validate_resident_id, validate_uscc):
+            try:
+                number = validate(term)
+            except ValidationError:
+                continue
+            return queryset.filter(
+                Q(document_number=number) | Q(legal_rep_id_number=number) | Q(credit_code=number)
+            ), False
+        if term.upper().startswith("V-") and term[2:].isdigit():
+            return queryset.filter(pk=int(term[2:])), False
+        phone = _phone_e164(term)
+        if phone is not None:
+            return queryset.filter(user__phone=phone), False
+        return super().get_search_results(request, queryset, search_term)
+
+    # -- the review page: everything read-only, decisions through the action buttons --
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None and obj.kind == V.Kind.ENTERPRISE:
+            return self.fieldsets_enterprise
+        return self.fieldsets_individual
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = []
+        for _name, options in self.get_fieldsets(request, obj):
+            for entry in options["fields"]:
+                fields.extend(entry if isinstance(entry, tuple) else [entry])
+        return fields
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            obj._show_sensitive = service.can_see_sensitive(request.user)
+        return obj
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None or not self.has_view_or_change_permission(request, obj):
+            # Django's own answer: "not found" or 403, before anything is shown or audited.
+            return super().change_view(request, object_id, form_url, extra_context)
+        change_url = reverse("admin:accounts_verification_change", args=[obj.pk])
+        if request.method == "POST":
+            # Nothing on this page is edited; decisions go through the action buttons.
+            return redirect(change_url)
+        show = obj._show_sensitive
+        if show and any(getattr(obj, f) for f in service.SENSITIVE_FIELDS):
+            # Seeing the numbers unmasked is itself an audited access (VER-4).
+            accessed.send(sender=Verification, instance=obj)
+        documents = list(obj.documents.all())
+        for doc in documents:
+            doc.is_image = doc.content_type.startswith("image/")
+            doc.url = reverse("admin:accounts_verification_document", args=[obj.pk, doc.pk])
+        can_act = self.has_change_permission(request, obj)
+        context = {
+            "show_sensitive": show,
+            "documents": documents,
+            "duplicates": (
+                list(service.find_duplicates(obj).select_related("user").order_by("submitted_at"))
+                if obj.possible_duplicate
+                else []
+            ),
+            "can_act": can_act,
+            "actions_available": (
+                [(a, VERIFICATION_ACTIONS[a]["title"]) for a in VERIFICATION_ACTIONS]
+                if can_act and obj.status == V.Status.SUBMITTED
+                else []
+            ),
+            "four_eyes": service.needs_second_approval(obj),
+            "title": _("Review verification"),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "show_delete": False,
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, context)
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<int:pk>/do/<str:action>/",
+                wrap(self.decide_view),
+                name="accounts_verification_decide",
+            ),
+            path(
+                "<int:pk>/documents/<int:doc_pk>/",
+                wrap(self.document_view),
+                name="accounts_verification_document",
+            ),
+        ] + super().get_urls()
+
+    def decide_view(self, request, pk, action):
+        if action not in VERIFICATION_ACTIONS:
+            raise PermissionDenied
+        verification = get_object_or_404(
+            V.objects.select_related("user", "first_approved_by"), pk=pk
+        )
+        if not self.has_change_permission(request, verification):
+            raise PermissionDenied
+        spec = VERIFICATION_ACTIONS[action]
+        change_url = reverse("admin:accounts_verification_change", args=[verification.pk])
+        if verification.status != V.Status.SUBMITTED:
+            messages.error(request, _("This verification has already been decided."))
+            return redirect(change_url)
+        form = spec["form"](request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                done = spec["run"](verification, request.user, form.cleaned_data)
+            except service.VerificationError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, done)
+                return redirect(change_url)
+        notices = []
+        if action == "approve" and service.needs_second_approval(verification):
+            if verification.first_approved_by_id is None:
+                notices.append(
+                    _(
+                        "Enterprises need the approval of two different staff members: yours "
+                        "will be the first."
+                    )
+                )
+            elif verification.first_approved_by_id == request.user.pk:
+                notices.append(
+                    _(
+                        "You gave the first approval: a different staff member must give the "
+                        "final one."
+                    )
+                )
+            else:
+                notices.append(
+                    _("First approval by %(who)s: yours will be the final approval.")
+                    % {"who": verification.first_approved_by}
+                )
+        summary = [
+            (_("Verification"), f"{verification} · {verification.get_kind_display()}"),
+            (_("User"), str(verification.user)),
+            (_("Status"), verification.get_status_display()),
+            (_("Submitted"), timezone.localtime(verification.submitted_at)),
+        ]
+        return _decide_page(self, request, verification, spec, form, change_url, summary, notices)
+
+    def document_view(self, request, pk, doc_pk):
+        """The only way to a document: privileged staff, audited, never cached (VER-4)."""
+        if not service.can_see_sensitive(request.user):
+            raise PermissionDenied
+        doc = get_object_or_404(VerificationDocument, verification_id=pk, pk=doc_pk)
+        if doc.purged_at is not None or not doc.file.name:
+            raise Http404
+        inline = request.GET.get("inline") == "1" and doc.content_type.startswith("image/")
+        try:
+            return service.serve_document(doc, request.user, inline=inline)
+        except FileNotFoundError as exc:
+            raise Http404 from exc
+
+
+# --- Guardians' consents (MIN-1) ------------------------------------------------------------------
+
+
+CONSENT_ACTIONS = {
+    "verify": {
+        "title": _("Verify"),
+        "help": _(
+            "Confirm that the guardian's identity and consent have been checked. The child's "
+            "account is no longer restricted."
+        ),
+        "form": ConsentNoteForm,
+        "status": GC.Status.VERIFIED,
+        "done": _("The guardian's consent is verified."),
+    },
+    "reject": {
+        "title": _("Reject"),
+        "help": _("The consent could not be confirmed; the child's account stays restricted."),
+        "form": ConsentRejectForm,
+        "status": GC.Status.REJECTED,
+        "done": _("The guardian's consent has been rejected."),
+    },
+}
+
+
+@admin.register(GuardianConsent)
+class GuardianConsentAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "child_label",
+        "child_age",
+        "guardian_name",
+        "relationship",
+        "status_badge",
+        "recorded_at",
+        "checked",
+        "review_links",
+    )
+    list_filter = (ConsentStatusFilter, "recorded_at")
+    list_select_related = ("child", "verified_by")
+    search_fields = ("=child__phone",)
+    show_full_result_count = False
+    ordering = ("recorded_at", "id")  # oldest first
+    raw_id_fields = ("child",)
+    change_list_template = STYLES_TEMPLATE
+    change_form_template = "admin/accounts/verification/guardianconsent_change_form.html"
+    fields = (
+        "child",
+        "guardian_name",
+        "guardian_phone",
+        "relationship",
+        "status",
+        "recorded_at",
+        ("verified_by", "verified_at"),
+        "note",
+    )
+
+    def has_delete_permission(self, request, obj=None):
+        # A record of consent: rejected, never deleted from the admin.
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ("status", "recorded_at", "verified_by", "verified_at")
+        if obj.status == GC.Status.PENDING:
+            return ("child", "status", "recorded_at", "verified_by", "verified_at")
+        return [f.name for f in GC._meta.fields if f.name != "id"]
+
+    @admin.display(description=_("child"), ordering="child_id")
+    def child_label(self, obj):
+        return str(obj.child)
+
+    @admin.display(description=_("age"))
+    def child_age(self, obj):
+        age = service.age_on(obj.child.date_of_birth)
+        return "—" if age is None else age
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj):
+        return _badge(obj.status, obj.get_status_display())
+
+    @admin.display(description=_("checked"), ordering="verified_at")
+    def checked(self, obj):
+        return _who_when(obj.verified_by, obj.verified_at)
+
+    @admin.display(description=_("review"))
+    def review_links(self, obj):
+        if obj.status != GC.Status.PENDING:
+            return ""
+        return format_html(
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
+            reverse("admin:accounts_guardianconsent_decide", args=[obj.pk, "verify"]),
+            CONSENT_ACTIONS["verify"]["title"],
+            reverse("admin:accounts_guardianconsent_decide", args=[obj.pk, "reject"]),
+            CONSENT_ACTIONS["reject"]["title"],
+        )
+
+    def get_search_results(self, request, queryset, search_term):
+        phone = _phone_e164(search_term.strip())
+        if phone is not None:
+            return queryset.filter(child__phone=phone), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        context = dict(extra_context or {})
+        pending = obj is not None and obj.status == GC.Status.PENDING
+        if pending and self.has_change_permission(request, obj):
+            actions = [(a, spec["title"]) for a, spec in CONSENT_ACTIONS.items()]
+            context["actions_available"] = actions
+        return super().change_view(request, object_id, form_url, context)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/do/<str:action>/",
+                self.admin_site.admin_view(self.decide_view),
+                name="accounts_guardianconsent_decide",
+            ),
+        ] + super().get_urls()
+
+    def decide_view(self, request, pk, action):
+        if action not in CONSENT_ACTIONS:
+            raise PermissionDenied
+        consent = get_object_or_404(GC.objects.select_related("child"), pk=pk)
+        if not self.has_change_permission(request, consent):
+            raise PermissionDenied
+        spec = CONSENT_ACTIONS[action]
+        change_url = reverse("admin:accounts_guardianconsent_change", args=[consent.pk])
+        if consent.status != GC.Status.PENDING:
+            messages.error(request, _("This consent has already been decided."))
+            return redirect(change_url)
+        form = spec["form"](request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                service.decide_consent(
+                    consent, request.user, spec["status"], form.cleaned_data["note"]
+                )
+            except service.VerificationError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, spec["done"])
+                return redirect(change_url)
+        age = service.age_on(consent.child.date_of_birth)
+        summary = [
+            (_("Child"), f"{consent.child} · {age if age is not None else '—'}"),
+            (_("Guardian"), f"{consent.guardian_name} ({consent.relationship})"),
+            (_("Guardian's phone"), consent.guardian_phone),
+            (_("Recorded"), timezone.localtime(consent.recorded_at)),
+        ]
+        return _decide_page(self, request, consent, spec, form, change_url, summary, [])
