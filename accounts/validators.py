@@ -248,6 +248,6 @@ def validate_bank_account(value) -> str:
         )
     if len(digits) in _CARD_LENGTHS and digits.startswith(_LUHN_PREFIXES) and not luhn_ok(digits):
         raise ValidationError(
-            _("This bank card number is not valid; please check the number."), code="checksum"
+            _("This bank account number is not valid; please check the number."), code="checksum"
         )
     return digits

@@ -268,9 +268,7 @@ def approve(verification, actor):
                 verification.refresh_from_db()
                 return False  # waiting for the second approval
             if locked.first_approved_by_id == actor.pk:
-                raise VerificationError(
-                    _("A second, different staff member must give the final approval.")
-                )
+                raise VerificationError(_("A different staff member must give the final approval."))
         _decide(locked, V.Status.APPROVED, actor, now)
         locked.save()
     verification.refresh_from_db()

@@ -489,7 +489,7 @@ def test_enterprise_needs_two_different_approvers(client, settings, privileged, 
     again = client.post(decide_url(company, "approve"), {"confirm": "on"})
 
     assert again.status_code == 200
-    assert "A second, different staff member must give the final approval." in (
+    assert "A different staff member must give the final approval." in (
         again.context["form"].non_field_errors()
     )
     company.refresh_from_db()
