@@ -19,7 +19,7 @@ from requests.models import DataSubjectRequest, RequestKind
 
 STAFF = [
     ("dpo@example.com", "+8613800000001", "Data Protection Officer", True),
-    ("agent@example.com", "+8613800000002", "Support agent", False),
+    ("agent@example.com", "+8613800000002", "Support agent and verification reviewer", False),
 ]
 USERS = [
     ("alice@example.com", "+8613900000001", "alice"),
@@ -42,6 +42,16 @@ AGENT_PERMISSIONS = [
     "view_user",
     "view_calendaroverride",
 ]
+# Named reviewers of real-name verification: the second pair of eyes for enterprises, allowed
+# to see unmasked numbers and documents (VER-4).
+REVIEWER_PERMISSIONS = [
+    "view_verification",
+    "change_verification",
+    "view_verificationdocument",
+    "view_guardianconsent",
+    "change_guardianconsent",
+    "view_sensitive_data",
+]
 
 
 class Command(BaseCommand):
@@ -57,11 +67,17 @@ class Command(BaseCommand):
         dpo_group, _ = Group.objects.get_or_create(name=settings.DPO_GROUP_NAME)
         agents, _ = Group.objects.get_or_create(name="Support agents")
         agents.permissions.set(Permission.objects.filter(codename__in=AGENT_PERMISSIONS))
+        reviewers, _ = Group.objects.get_or_create(name="Verification reviewers")
+        reviewers.permissions.set(Permission.objects.filter(codename__in=REVIEWER_PERMISSIONS))
 
         staff = {}
         for email, phone, _label, is_dpo in STAFF:
-            user = self._user(email, phone, password, is_staff=True, is_superuser=is_dpo)
+            user = self._user(
+                email, phone, password, is_staff=True, is_superuser=is_dpo, preferred_language="en"
+            )
             user.groups.add(dpo_group if is_dpo else agents)
+            if not is_dpo:
+                user.groups.add(reviewers)
             staff[email] = user
         users = {
             email: self._user(email, phone, password, username=username, preferred_language="en")
