@@ -7,6 +7,11 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self):
+        from django.core import checks
+
+        from vault.checks import check_keys
+
+        checks.register(check_keys, checks.Tags.security)
         from auditlog.registry import auditlog
 
         from .models import GuardianConsent, User, Verification, VerificationDocument

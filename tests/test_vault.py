@@ -366,3 +366,13 @@ def test_lookups_that_would_compare_ciphertext_are_refused(db):
     for lookup in ("icontains", "startswith", "iexact", "gt"):
         with pytest.raises(FieldError):
             list(Verification.objects.filter(**{f"document_number__{lookup}": "1101"}))
+
+
+def test_system_check_reports_a_malformed_key(settings):
+    from vault.checks import check_keys
+
+    settings.FIELD_ENCRYPTION_KEYS = ["not-a-fernet-key"]
+    errors = check_keys()
+    assert [e.id for e in errors] == ["vault.E002"]
+    settings.FIELD_ENCRYPTION_KEYS = ["u-b8A7wpS1LgPN2znKoRGQxCSm3XO24Q7qHFF-IWr0U="]
+    assert check_keys() == []
