@@ -139,3 +139,57 @@ class GuardianConsentFactory(factory.django.DjangoModelFactory):
     guardian_name = "Wang Wu"
     guardian_phone = factory.Sequence(lambda n: f"+86137{n:08d}")
     relationship = "Parent"
+
+
+# --- Consent (CON-*, POL-1, SHR-1) ---------------------------------------------------------------
+
+
+class PurposeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "consent.Purpose"
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"purpose-{n}")
+    name_en = factory.LazyAttribute(lambda o: f"Purpose {o.code}")
+    name_zh = factory.LazyAttribute(lambda o: f"目的 {o.code}")
+    description_en = "What we do with the data for this purpose."
+    description_zh = "我们为此目的如何处理数据。"
+    legal_basis = "consent"
+    essential = False
+
+
+class PolicyDocumentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "consent.PolicyDocument"
+        django_get_or_create = ("slug",)
+
+    slug = "privacy-policy"
+    kind = "privacy_policy"
+    title_en = "Privacy policy"
+    title_zh = "隐私政策"
+
+
+class PolicyVersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "consent.PolicyVersion"
+
+    document = factory.SubFactory(PolicyDocumentFactory)
+    number = factory.Sequence(lambda n: n + 1)
+    body_en = "We process your personal data only for the purposes listed here."
+    body_zh = "我们仅为此处列出的目的处理您的个人信息。"
+    summary_en = "First version."
+    summary_zh = "第一版。"
+
+
+class RecipientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "consent.Recipient"
+
+    name = factory.Sequence(lambda n: f"Example Analytics {n}")
+    legal_entity = "Example Analytics Co., Ltd."
+    purpose_en = "Usage statistics"
+    purpose_zh = "使用情况统计"
+    method = "sdk"
+    data_fields_en = "Device identifier, pages visited"
+    data_fields_zh = "设备标识符、访问的页面"
+    country = "CN"

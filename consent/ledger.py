@@ -1,0 +1,163 @@
+"""The consent ledger: recording decisions, the hash chain, and the consent gate (CON-1..4).
+
+``record()`` appends one event: it locks the ledger head (so the chain stays linear), hashes
+the event over its content and the previous hash, and updates the current state in the same
+transaction. ``has_consent()`` is the one function the rest of the code calls before doing
+consent-gated work: one indexed lookup, whatever the size of the ledger.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import ConsentEvent, ConsentState, LedgerHead, Purpose
+
+GENESIS = "0" * 64
+A = ConsentEvent.Action
+
+
+def subject_key(user=None, visitor: str = "") -> str:
+    if user is not None:
+        return f"u:{user.pk}"
+    if visitor:
+        return f"v:{visitor}"
+    raise ValueError("A consent decision needs a user or a visitor id.")
+
+
+def canonical(event: ConsentEvent) -> bytes:
+    """The bytes an event's hash covers: every field that says who decided what, when and how."""
+    data = {
+        "prev": event.prev_hash,
+        "user": event.user_id,
+        "visitor": event.visitor,
+        "purpose": event.purpose.code if event.purpose_id else None,
+        "action": event.action,
+        "policy_version": event.policy_version_id,
+        "channel": event.channel,
+        "request_reference": event.request_reference,
+        "recorded_by": event.recorded_by_id,
+        "evidence": event.evidence,
+        "created_at": event.created_at.astimezone(UTC).isoformat(),
+    }
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def compute_hash(event: ConsentEvent) -> str:
+    return hashlib.sha256(canonical(event)).hexdigest()
+
+
+def _head():
+    head = LedgerHead.objects.select_for_update().filter(pk=1).first()
+    if head is None:
+        LedgerHead.objects.get_or_create(pk=1, defaults={"last_hash": GENESIS})
+        head = LedgerHead.objects.select_for_update().get(pk=1)
+    return head
+
+
+def record(
+    *,
+    action,
+    channel,
+    user=None,
+    visitor="",
+    purpose: Purpose | None = None,
+    policy_version=None,
+    evidence=None,
+    request_reference="",
+    recorded_by=None,
+    now=None,
+) -> ConsentEvent:
+    """Append one decision to the ledger and update the current state with it."""
+    if action in (A.GRANT, A.WITHDRAW) and purpose is None:
+        raise ValueError("A grant or withdrawal names its purpose.")
+    key = subject_key(user, visitor)
+    with transaction.atomic():
+        head = _head()
+        event = ConsentEvent(
+            user=user,
+            visitor="" if user is not None else visitor,
+            purpose=purpose,
+            action=action,
+            policy_version=policy_version,
+            channel=channel,
+            request_reference=request_reference,
+            recorded_by=recorded_by,
+            evidence=evidence or {},
+            created_at=now or timezone.now(),
+            prev_hash=head.last_hash,
+        )
+        event.hash = compute_hash(event)
+        event.save()
+        head.last_hash = event.hash
+        head.count += 1
+        head.save(update_fields=["last_hash", "count"])
+        if purpose is not None:
+            ConsentState.objects.update_or_create(
+                subject=key,
+                purpose=purpose,
+                defaults={
+                    "granted": action == A.GRANT,
+                    "event": event,
+                    "updated_at": event.created_at,
+                },
+            )
+    return event
+
+
+def has_consent(purpose_code: str, user=None, visitor: str = "") -> bool:
+    """Whether the subject's current decision for the purpose is a grant (one lookup)."""
+    return ConsentState.objects.filter(
+        subject=subject_key(user, visitor), purpose__code=purpose_code, granted=True
+    ).exists()
+
+
+def granted_codes(user=None, visitor: str = "") -> set[str]:
+    """All purposes the subject currently grants (one query), e.g. for the cookie banner."""
+    return set(
+        ConsentState.objects.filter(subject=subject_key(user, visitor), granted=True).values_list(
+            "purpose__code", flat=True
+        )
+    )
+
+
+@dataclass
+class ChainReport:
+    checked: int
+    broken_at: int | None = None  # id of the first event whose link or hash is wrong
+    reason: str = ""
+
+    @property
+    def ok(self):
+        return self.broken_at is None
+
+
+def verify_chain(batch_size=5000) -> ChainReport:
+    """Walk the ledger in order and report the first broken link (an edited, inserted or
+    deleted row). Reads in keyset-paginated batches, so it runs in constant memory."""
+    prev = GENESIS
+    checked = 0
+    last_id = 0
+    while True:
+        batch = list(
+            ConsentEvent.objects.filter(id__gt=last_id)
+            .select_related("purpose")
+            .order_by("id")[:batch_size]
+        )
+        if not batch:
+            break
+        for event in batch:
+            if event.prev_hash != prev:
+                return ChainReport(checked, event.pk, "its previous-hash link does not match")
+            if compute_hash(event) != event.hash:
+                return ChainReport(checked, event.pk, "its content does not match its hash")
+            prev = event.hash
+            checked += 1
+            last_id = event.pk
+    head = LedgerHead.objects.filter(pk=1).first()
+    if head is not None and head.last_hash != prev:
+        return ChainReport(checked, last_id or None, "the ledger head does not match the last row")
+    return ChainReport(checked)
