@@ -32,7 +32,7 @@ from .validators import validate_resident_id, validate_uscc
 
 V = Verification
 GC = GuardianConsent
-DECIDE_TEMPLATE = "admin/accounts/verification/decide.html"
+DECIDE_TEMPLATE = "admin/confirm_action.html"
 STYLES_TEMPLATE = "admin/accounts/verification/change_list.html"
 
 

@@ -14,7 +14,7 @@ from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -532,8 +532,17 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
             "form": form,
             "media": self.media + form.media,
             "change_url": change_url,
+            "summary": [
+                (_("Request"), f"{req.reference} · {req.get_kind_display()} · {req.subject}"),
+                (_("State"), req.get_state_display()),
+                (
+                    _("Deadline"),
+                    formats.date_format(timezone.localtime(req.due_at), "DATETIME_FORMAT")
+                    + (f" ({_('provisional')})" if req.due_provisional else ""),
+                ),
+            ],
         }
-        return TemplateResponse(request, "admin/requests/transition.html", context)
+        return TemplateResponse(request, "admin/confirm_action.html", context)
 
     def message_view(self, request, pk):
         req = self._get_for_action(request, pk)
