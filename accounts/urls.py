@@ -1,5 +1,7 @@
 from django.urls import path
 
+from consent import views_consent
+
 from . import verification_views, views
 
 app_name = "accounts"
@@ -29,4 +31,5 @@ urlpatterns = [
         name="verification_document",
     ),
     path("guardian/", verification_views.guardian, name="guardian"),
+    path("consents/", views_consent.consents, name="consents"),
 ]

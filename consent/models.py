@@ -274,6 +274,7 @@ class ConsentEvent(models.Model):
         GRANT = "grant", _("Granted")
         WITHDRAW = "withdraw", _("Withdrawn")
         ACCEPT_POLICY = "accept_policy", _("Accepted policy version")
+        DECLINE_POLICY = "decline_policy", _("Declined policy version")
 
     class Channel(models.TextChoices):
         WEB = "web", _("Account center")
@@ -336,6 +337,7 @@ class ConsentEvent(models.Model):
             # Ledger filters in the admin, newest first.
             models.Index(fields=["purpose", "-id"], name="consent_purpose_idx"),
             models.Index(fields=["action", "-id"], name="consent_action_idx"),
+            models.Index(fields=["channel", "-id"], name="consent_channel_idx"),
             models.Index(fields=["created_at"], name="consent_created_idx"),
             # A user's own history and the regulator's evidence export.
             models.Index(fields=["user", "id"], name="consent_user_idx"),
@@ -350,8 +352,11 @@ class ConsentEvent(models.Model):
                 name="consent_event_one_subject",
             ),
             models.CheckConstraint(
-                condition=(Q(action="accept_policy") & Q(policy_version__isnull=False))
-                | (~Q(action="accept_policy") & Q(purpose__isnull=False)),
+                condition=(
+                    Q(action__in=["accept_policy", "decline_policy"])
+                    & Q(policy_version__isnull=False)
+                )
+                | (~Q(action__in=["accept_policy", "decline_policy"]) & Q(purpose__isnull=False)),
                 name="consent_event_has_object",
             ),
         ]

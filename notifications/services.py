@@ -78,6 +78,16 @@ def _claimable(now):
     )
 
 
+def still_wanted(note) -> bool:
+    """Consent-gated messages are checked again at sending time: a withdrawal between queueing
+    and sending stops the message (CON-2)."""
+    if note.key.startswith("marketing:") and note.recipient_id:
+        from consent.gates import MARKETING_PURPOSE, may_process
+
+        return may_process(note.recipient, MARKETING_PURPOSE)
+    return True
+
+
 def deliver_pending(batch_size: int = 100) -> int:
     """Send pending notifications; returns how many were sent.
 
@@ -100,6 +110,11 @@ def deliver_pending(batch_size: int = 100) -> int:
         if not claimed:
             continue  # another worker has it
         note = Notification.objects.get(pk=pk)
+        if not still_wanted(note):
+            Notification.objects.filter(pk=pk).update(
+                status=Notification.Status.FAILED, last_error="consent withdrawn before sending"
+            )
+            continue
         try:
             send_mail(
                 note.subject,

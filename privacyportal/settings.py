@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.UserLanguageMiddleware",
+    "consent.middleware.PolicyConsentMiddleware",  # re-consent interstitial + notice (POL-1)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "audit.middleware.PortalAuditlogMiddleware",
@@ -89,6 +90,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "consent.context_processors.cookie_consent",
             ],
         },
     },
@@ -279,6 +281,10 @@ CELERY_BEAT_SCHEDULE = {
     "deliver-notifications": {
         "task": "notifications.tasks.deliver_notifications",
         "schedule": 60.0,
+    },
+    "resume-campaigns": {
+        "task": "consent.tasks.resume_campaigns",
+        "schedule": crontab(minute="*/5"),
     },
 }
 DJANGO_CELERY_BEAT_TZ_AWARE = True

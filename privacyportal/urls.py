@@ -10,4 +10,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("account/requests/", include("requests.urls")),
     path("account/", include("accounts.urls")),
+    path("privacy/", include("consent.urls")),
 ]

@@ -14,6 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditLogEntry
+from consent import ledger
+from consent.models import Campaign
 from notifications.models import Notification
 from requests import workflow
 from requests.attachments import CleanFile
@@ -33,6 +35,9 @@ from .factories import (
     DataSubjectRequestFactory,
     EnterpriseVerificationFactory,
     GuardianConsentFactory,
+    PolicyVersionFactory,
+    PurposeFactory,
+    RecipientFactory,
     UserFactory,
 )
 from .uploads import MINIMAL_PDF
@@ -96,6 +101,18 @@ def one_of_each(admin_user, user, staff):
     CalendarYearFactory()
     EnterpriseVerificationFactory(user=user)
     GuardianConsentFactory(child=user)
+    purpose = PurposeFactory(code="smoke-purpose")
+    RecipientFactory().purposes.add(purpose)
+    version = PolicyVersionFactory(published_at=timezone.now(), published_by=staff)
+    ledger.record(action="grant", channel="web", user=user, purpose=purpose)
+    Campaign.objects.create(
+        kind="policy_change",
+        policy_version=version,
+        subject_en="Policy update",
+        subject_zh="政策更新",
+        body_en="We updated our policy.",
+        body_zh="我们更新了政策。",
+    )
     Group.objects.create(name="Auditors")
     interval = IntervalSchedule.objects.create(every=10, period=IntervalSchedule.SECONDS)
     CrontabSchedule.objects.create(minute="0", hour="3")

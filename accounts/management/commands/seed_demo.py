@@ -54,6 +54,142 @@ REVIEWER_PERMISSIONS = [
 ]
 
 
+# Consent demo data (fictitious): purposes, policy texts and recipients, in both languages.
+DEMO_PURPOSES = {
+    "marketing": {
+        "name_en": "Marketing messages",
+        "name_zh": "营销信息",
+        "description_en": "News about our services and offers, by e-mail or SMS.",
+        "description_zh": "通过电子邮件或短信向您发送我们服务的新闻和优惠信息。",
+        "legal_basis": "consent",
+        "separate_consent": "marketing",
+    },
+    "personalisation": {
+        "name_en": "Personalised recommendations",
+        "name_zh": "个性化推荐",
+        "description_en": "Suggestions based on how you use the portal.",
+        "description_zh": "根据您使用本门户的方式为您提供建议。",
+        "legal_basis": "consent",
+        "separate_consent": "personalisation",
+    },
+    "cross-border-transfer": {
+        "name_en": "Transfer outside mainland China",
+        "name_zh": "向中国境外提供",
+        "description_en": "Sending your e-mail address to our mail provider in Singapore.",
+        "description_zh": "将您的电子邮件地址提供给我们位于新加坡的邮件服务商。",
+        "legal_basis": "consent",
+        "separate_consent": "cross_border",
+    },
+    "service-delivery": {
+        "name_en": "Providing the service",
+        "name_zh": "提供服务",
+        "description_en": "Your account, sign-in and the requests you file.",
+        "description_zh": "您的账户、登录以及您提交的申请。",
+        "legal_basis": "contract",
+        "essential": True,
+    },
+}
+DEMO_RECIPIENTS = [
+    # (name, purpose codes, fields)
+    (
+        "Lantern Cloud Messaging",
+        ("service-delivery",),
+        {
+            "legal_entity": "Lantern Cloud Messaging (Hangzhou) Co., Ltd. (fictitious)",
+            "purpose_en": "Sending sign-in codes and service notices by SMS",
+            "purpose_zh": "通过短信发送登录验证码和服务通知",
+            "scenario_en": "When you sign in with a code or a request changes",
+            "scenario_zh": "当您使用验证码登录或申请状态变化时",
+            "method": "server_api",
+            "data_fields_en": "Mobile number, message text",
+            "data_fields_zh": "手机号码、短信内容",
+            "link": "https://lantern-messaging.example/privacy",
+            "country": "CN",
+        },
+    ),
+    (
+        "Northwind Insights",
+        ("cookies-analytics", "personalisation"),
+        {
+            "legal_entity": "Northwind Insights (Shenzhen) Technology Co., Ltd. (fictitious)",
+            "purpose_en": "Visit statistics and recommendations",
+            "purpose_zh": "访问统计和推荐",
+            "scenario_en": "On every page, once you accept analytics cookies",
+            "scenario_zh": "在您接受分析类 Cookie 后的每个页面",
+            "method": "sdk",
+            "data_fields_en": "Device identifier, pages visited, browser type",
+            "data_fields_zh": "设备标识符、访问的页面、浏览器类型",
+            "link": "https://northwind-insights.example/privacy",
+            "country": "CN",
+        },
+    ),
+    (
+        "Harbour Mail",
+        ("marketing", "cross-border-transfer"),
+        {
+            "legal_entity": "Harbour Mail Pte. Ltd. (fictitious)",
+            "purpose_en": "Sending our newsletter by e-mail",
+            "purpose_zh": "通过电子邮件发送我们的新闻简报",
+            "scenario_en": "When you have agreed to marketing messages",
+            "scenario_zh": "在您同意接收营销信息后",
+            "method": "server_api",
+            "data_fields_en": "E-mail address, preferred language",
+            "data_fields_zh": "电子邮件地址、首选语言",
+            "link": "https://harbour-mail.example/privacy",
+            "country": "SG",
+        },
+    ),
+]
+DEMO_POLICIES = {
+    # slug: (kind, title en, title zh, body en, body zh)
+    "privacy-policy": (
+        "privacy_policy",
+        "Privacy policy",
+        "隐私政策",
+        "Sample Portal is a demo service (fictitious).\n\n"
+        "1. We collect your mobile number, e-mail address and the requests you file, to run "
+        "your account.\n"
+        "2. With your consent we send marketing messages and personalise recommendations; you "
+        "can withdraw at any time in the account center.\n"
+        "3. We share data only with the recipients listed on the recipients page.\n"
+        "4. Contact our data protection officer at dpo@example.com.",
+        "示例门户是一个演示服务（虚构）。\n\n"
+        "1. 我们收集您的手机号码、电子邮件地址以及您提交的申请，用于运行您的账户。\n"
+        "2. 经您同意，我们会发送营销信息并提供个性化推荐；您可以随时在账户中心撤回同意。\n"
+        "3. 我们仅向第三方信息共享页面所列的接收方提供数据。\n"
+        "4. 请通过 dpo@example.com 联系我们的个人信息保护负责人。",
+    ),
+    "user-agreement": (
+        "user_agreement",
+        "User agreement",
+        "用户协议",
+        "These terms govern your use of Sample Portal, a demo service (fictitious).\n\n"
+        "1. Keep your sign-in details to yourself.\n"
+        "2. Do not use the portal to break the law.\n"
+        "3. We may suspend accounts that do, and tell you why.",
+        "本协议适用于您对示例门户（虚构的演示服务）的使用。\n\n"
+        "1. 请妥善保管您的登录信息。\n"
+        "2. 不得利用本门户从事违法活动。\n"
+        "3. 对违反上述规定的账户，我们可以暂停其使用并告知原因。",
+    ),
+    "cookie-policy": (
+        "cookie_policy",
+        "Cookie policy",
+        "Cookie 政策",
+        "Sample Portal (fictitious) uses three kinds of cookies.\n\n"
+        "1. Strictly necessary: sign-in, form protection and your language. Always on.\n"
+        "2. Functional: remember your preferences. Only with your consent.\n"
+        "3. Analytics: count visits. Only with your consent.\n"
+        "Change your choice at any time on the cookie settings page.",
+        "示例门户（虚构）使用三类 Cookie。\n\n"
+        "1. 必要 Cookie：用于登录、表单保护和记住您的语言，始终启用。\n"
+        "2. 功能性 Cookie：记住您的偏好，仅在您同意后使用。\n"
+        "3. 分析类 Cookie：统计访问量，仅在您同意后使用。\n"
+        "您可以随时在 Cookie 设置页面更改您的选择。",
+    ),
+}
+
+
 class Command(BaseCommand):
     help = "Create demo staff, users and requests (safe to run again)."
 
@@ -92,6 +228,7 @@ class Command(BaseCommand):
             self._individual_verification(alice, dpo)
         if not bob.verifications.exists():
             self._enterprise_verification(bob)
+        self._consent(alice, bob, dpo)
 
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password: {password}):"))
         self.stdout.write("  admin  http://127.0.0.1:8000/admin/")
@@ -176,6 +313,69 @@ class Command(BaseCommand):
             "legal_obligation",
             "Payment records must be kept for the period set by accounting law.",
         )
+
+    # -- Consent (CON-1..4, POL-1, SHR-1): purposes, policies, recipients, decisions --------
+
+    def _consent(self, alice, bob, dpo):
+        """Idempotent: rows are found by their natural keys, versions published once, and the
+        demo decisions recorded only while alice and bob have none from the web or sign-up."""
+        from consent import cookies, ledger, policies
+        from consent.models import ConsentEvent, PolicyDocument, PolicyVersion, Purpose, Recipient
+
+        purposes = {p.code: p for p in cookies.ensure_cookie_purposes().values()}
+        for code, defaults in DEMO_PURPOSES.items():
+            purposes[code], _created = Purpose.objects.get_or_create(code=code, defaults=defaults)
+        # Active before the policy's effective date, so version 1 discloses them (SHR-1).
+        since = timezone.localdate() - timedelta(days=60)
+        for name, codes, contents in DEMO_RECIPIENTS:
+            recipient, _created = Recipient.objects.get_or_create(
+                name=name, defaults={**contents, "active_from": since}
+            )
+            recipient.purposes.add(*(purposes[code] for code in codes))
+        versions = {}
+        for slug, (kind, title_en, title_zh, body_en, body_zh) in DEMO_POLICIES.items():
+            document, _created = PolicyDocument.objects.get_or_create(
+                slug=slug, defaults={"kind": kind, "title_en": title_en, "title_zh": title_zh}
+            )
+            version, _created = PolicyVersion.objects.get_or_create(
+                document=document,
+                number=1,
+                defaults={
+                    "body_en": body_en,
+                    "body_zh": body_zh,
+                    "summary_en": "First version.",
+                    "summary_zh": "首个版本。",
+                    "effective_at": timezone.now() - timedelta(days=30),
+                },
+            )
+            if not version.is_published:
+                policies.publish(version, dpo)
+            versions[slug] = version
+
+        decided = ConsentEvent.objects.filter(
+            user__in=[alice, bob],
+            channel__in=[ConsentEvent.Channel.SIGNUP, ConsentEvent.Channel.WEB],
+        )
+        if decided.exists():
+            return
+        shown = versions["privacy-policy"]
+        grant, withdraw = ConsentEvent.Action.GRANT, ConsentEvent.Action.WITHDRAW
+        now = timezone.now()
+        for user, action, code, channel, days_ago in [
+            (alice, grant, "marketing", ConsentEvent.Channel.SIGNUP, 20),
+            (alice, grant, "personalisation", ConsentEvent.Channel.SIGNUP, 20),
+            (alice, withdraw, "marketing", ConsentEvent.Channel.WEB, 2),
+            (bob, grant, "cross-border-transfer", ConsentEvent.Channel.WEB, 10),
+        ]:
+            ledger.record(
+                action=action,
+                channel=channel,
+                user=user,
+                purpose=purposes[code],
+                policy_version=shown,
+                evidence={"wording": "Demo data", "language": "en"},
+                now=now - timedelta(days=days_ago),
+            )
 
     # -- Real-name verification (VER-1, VER-2): through the same code as the account center --
 

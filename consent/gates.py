@@ -1,0 +1,174 @@
+"""The consent gates: the one place consent-gated work asks whether it may go ahead.
+
+Clauses: CON-1 (no processing on a consent basis without consent), CON-2 (withdrawal takes
+effect at once: every gate reads the current state, never a cached copy), CON-3 (separate
+consent), SHR-1 (provision to recipients), STO-1 (recipients outside mainland China need the
+user's separate cross-border consent), ACC-3 (essential purposes are not gated).
+
+Everything here reads ``ConsentState``, which ``consent.ledger.record`` keeps in the same
+transaction as the ledger row that changed it.
+"""
+
+from types import SimpleNamespace
+
+from django.conf import settings
+from django.db.models import CharField, Exists, OuterRef, Value
+from django.db.models.functions import Cast, Concat
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from notifications.services import Draft, enqueue, render
+
+from . import ledger
+from .models import ConsentState, Purpose, Recipient, localized
+
+CROSS_BORDER_PURPOSE = "cross-border-transfer"
+MARKETING_PURPOSE = "marketing"
+BATCH_SIZE = 500
+
+
+class ConsentRequired(Exception):
+    """Raised by callers that must not go on without the subject's consent."""
+
+    def __init__(self, purpose_code, message=None):
+        self.purpose_code = purpose_code
+        super().__init__(message or f"Consent required for purpose {purpose_code!r}.")
+
+
+def _purpose_rule(purpose_code):
+    """(active, needs_consent) of a purpose, or None when there is no such purpose. One query."""
+    row = (
+        Purpose.objects.filter(code=purpose_code)
+        .values_list("active", "essential", "legal_basis", "separate_consent")
+        .first()
+    )
+    if row is None:
+        return None
+    active, essential, legal_basis, separate = row
+    needs_consent = not essential and (legal_basis == "consent" or bool(separate))
+    return active, needs_consent
+
+
+def may_process(user, purpose_code) -> bool:
+    """Whether ``user``'s data may be processed for the purpose now (CON-1, ACC-3).
+
+    Unknown or inactive purposes: never. Essential purposes and purposes on a legal basis other
+    than consent: always. Consent-based or separate-consent purposes: only while the user's
+    current decision is a grant (``ledger.has_consent``). At most two indexed lookups.
+    """
+    rule = _purpose_rule(purpose_code)
+    if rule is None:
+        return False
+    active, needs_consent = rule
+    if not active:
+        return False
+    if not needs_consent:
+        return True
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return ledger.has_consent(purpose_code, user=user)
+
+
+def require(user, purpose_code):
+    """``may_process`` for callers that prefer an exception."""
+    if not may_process(user, purpose_code):
+        raise ConsentRequired(purpose_code)
+
+
+def recipient_is_active(recipient, today=None) -> bool:
+    today = today or timezone.localdate()
+    return recipient.active_from <= today and (
+        recipient.active_to is None or recipient.active_to >= today
+    )
+
+
+def may_send_to(user, recipient: Recipient) -> bool:
+    """Whether ``user``'s data may go to ``recipient`` now (SHR-1, STO-1, CON-3).
+
+    The recipient must be disclosed today (inside its active period); every active purpose linked
+    to it that needs consent must be granted; a recipient abroad also needs the user's grant of
+    the cross-border purpose. Two queries: the linked purposes and the user's granted codes.
+    """
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if not recipient_is_active(recipient):
+        return False
+    needed = {p.code for p in recipient.purposes.all() if p.active and p.needs_consent}
+    if recipient.abroad:
+        needed.add(CROSS_BORDER_PURPOSE)
+    if not needed:
+        return True
+    return needed <= ledger.granted_codes(user=user)
+
+
+def users_who_consented(queryset, purpose_code):
+    """The users of ``queryset`` whose data may be processed for the purpose: the set-based
+    counterpart of ``may_process`` for bulk work (one correlated EXISTS on the unique
+    (subject, purpose) index, no per-user query)."""
+    rule = _purpose_rule(purpose_code)
+    if rule is None or not rule[0]:
+        return queryset.none()
+    if not rule[1]:
+        return queryset
+    granted = ConsentState.objects.filter(
+        subject=Concat(Value("u:"), Cast(OuterRef("pk"), CharField())),
+        purpose__code=purpose_code,
+        granted=True,
+    )
+    return queryset.filter(Exists(granted))
+
+
+def send_marketing(subject_en, subject_zh, body_en, body_zh, campaign_key) -> int:
+    """Queue a marketing e-mail to every active user who currently grants "marketing" (CON-1).
+
+    Keys ``marketing:{campaign_key}:{user_id}`` make it idempotent: running it again sends nothing
+    twice. Works in keyset-paginated batches; returns how many e-mails were newly queued.
+    """
+    from accounts.models import User
+
+    campaign_key = str(campaign_key or "")
+    if not campaign_key or ":" in campaign_key or len(campaign_key) > 100:
+        raise ValueError("The campaign key must be 1-100 characters without ':'.")
+    audience = users_who_consented(
+        User.objects.filter(is_active=True, email__isnull=False).exclude(email=""),
+        MARKETING_PURPOSE,
+    ).order_by("pk")
+    texts = SimpleNamespace(
+        subject_en=subject_en, subject_zh=subject_zh, body_en=body_en, body_zh=body_zh
+    )
+    consents_url = settings.PORTAL_BASE_URL.rstrip("/") + reverse("accounts:consents")
+
+    def footer():
+        return _(
+            "You receive this message because you agreed to marketing messages. You can "
+            "withdraw at any time: %(url)s"
+        ) % {"url": consents_url}
+
+    queued = 0
+    last_id = 0
+    while True:
+        batch = list(
+            audience.filter(pk__gt=last_id).only("pk", "email", "preferred_language")[:BATCH_SIZE]
+        )
+        if not batch:
+            break
+        drafts = []
+        for user in batch:
+            subject, body = render(
+                user.preferred_language,
+                lambda: localized(texts, "subject"),
+                lambda: f"{localized(texts, 'body')}\n\n-- \n{footer()}",
+            )
+            drafts.append(
+                Draft(
+                    key=f"marketing:{campaign_key}:{user.pk}",
+                    recipient_id=user.pk,
+                    to_email=user.email,
+                    subject=subject,
+                    body=body,
+                )
+            )
+        queued += enqueue(drafts)
+        last_id = batch[-1].pk
+    return queued

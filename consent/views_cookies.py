@@ -1,0 +1,80 @@
+"""The cookie banner's form and the cookie settings page (CON-4).
+
+A plain HTML form: accepting, rejecting and saving work without JavaScript.
+"""
+
+from django.contrib import messages
+from django.http import HttpResponseRedirect
+from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from . import cookies
+
+CHOICES = ("accept_all", "reject_all", "save")
+
+
+def _next_url(request) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return "/"
+
+
+def _render_settings(request, *, error="", status=200, selected=None):
+    state = cookies.consent_for_request(request)
+    if selected is None:
+        selected = {c for c in cookies.CATEGORIES if state.decided.get(c)}
+    return render(
+        request,
+        "consent/cookie_settings.html",
+        {
+            "categories": cookies.category_rows(selected),
+            "settings_text": cookies.SETTINGS_TEXT,
+            "decided": state.chosen,
+            "error": error,
+            "next": _next_url(request),
+            "hide_cookie_banner": True,
+        },
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def cookie_settings(request):
+    """GET: the settings page. POST ``choice=accept_all|reject_all|save``: record and go back."""
+    if request.method == "GET":
+        return _render_settings(request)
+
+    choice = request.POST.get("choice", "")
+    selected = set(request.POST.getlist("categories"))
+    if choice not in CHOICES:
+        return _render_settings(
+            request, error=_("That cookie choice is not valid. Nothing was saved."), status=400
+        )
+    if choice == "save" and not selected <= set(cookies.CATEGORIES):
+        return _render_settings(
+            request, error=_("Unknown cookie category. Nothing was saved."), status=400
+        )
+    decisions = {
+        category: choice == "accept_all" or (choice == "save" and category in selected)
+        for category in cookies.CATEGORIES
+    }
+    signed_in = request.user.is_authenticated
+    visitor = "" if signed_in else (cookies.read_visitor(request) or cookies.new_visitor_id())
+    wording = cookies.SETTINGS_TEXT if choice == "save" else cookies.BANNER_TEXT
+    cookies.record_choices(
+        decisions,
+        request=request,
+        user=request.user if signed_in else None,
+        visitor=visitor,
+        wording=wording,
+        button=choice,
+    )
+    messages.success(request, _("Your cookie choices have been saved."))
+    response = HttpResponseRedirect(_next_url(request))
+    cookies.set_choice_cookies(response, visitor=visitor)
+    return response

@@ -1,0 +1,113 @@
+"""The cookie banner in a real browser (CON-4): rejecting works with JavaScript switched off,
+and analytics loads only after "Accept all"."""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.db import connections
+from django.http import HttpRequest
+
+from consent import cookies, ledger
+from consent.models import ConsentEvent
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="Chromium not installed (apt-get install chromium)"
+    ),
+]
+
+
+@pytest.fixture
+def browser():
+    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test itself
+    # are still plain synchronous calls.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+        # The test's ORM calls ran with a connection of their own: close it, or the test
+        # database cannot be dropped.
+        connections.close_all()
+
+
+def visitor_of(context) -> str:
+    request = HttpRequest()
+    request.COOKIES = {c["name"]: c["value"] for c in context.cookies()}
+    return request.get_signed_cookie(cookies.VISITOR_COOKIE, salt=cookies.VISITOR_SALT)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reject_all_works_without_javascript(live_server, browser):
+    context = browser.new_context(locale="en-GB", java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/account/login/")
+    banner = page.locator("#pp-cookie-banner")
+    assert banner.is_visible()
+
+    with page.expect_navigation(url=f"{live_server.url}/account/login/"):
+        page.get_by_role("button", name="Reject all").click()
+
+    assert page.locator("#pp-cookie-banner").count() == 0
+    assert page.locator("script[src*='analytics.js']").count() == 0
+    visitor = visitor_of(context)
+    actions = set(
+        ConsentEvent.objects.filter(visitor=visitor).values_list("purpose__code", "action")
+    )
+    assert actions == {("cookies-functional", "withdraw"), ("cookies-analytics", "withdraw")}
+    assert not ledger.granted_codes(visitor=visitor)
+    context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_accept_all_loads_the_analytics_script(live_server, browser):
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    page.goto(f"{live_server.url}/account/login/")
+    assert page.evaluate("window.__ppAnalyticsLoaded === undefined")
+
+    with page.expect_navigation(url=f"{live_server.url}/account/login/"):
+        page.get_by_role("button", name="Accept all").click()
+    page.wait_for_function("window.__ppAnalyticsLoaded === true")
+
+    assert page.locator("#pp-cookie-banner").count() == 0
+    assert ledger.granted_codes(visitor=visitor_of(context)) == {
+        "cookies-functional",
+        "cookies-analytics",
+    }
+    context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_settings_opens_as_a_dialog_with_javascript(live_server, browser):
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    page.goto(f"{live_server.url}/account/login/")
+    page.get_by_role("link", name="Settings").click()
+    dialog = page.locator("#pp-cookie-dialog")
+    assert dialog.is_visible()
+    assert page.url == f"{live_server.url}/account/login/"  # no navigation: a dialog
+
+    dialog.get_by_label("Functional cookies").check()
+    with page.expect_navigation(url=f"{live_server.url}/account/login/"):
+        dialog.get_by_role("button", name="Save my choices").click()
+
+    assert ledger.granted_codes(visitor=visitor_of(context)) == {"cookies-functional"}
+    assert not page.evaluate("window.__ppAnalyticsLoaded === true")
+    context.close()
