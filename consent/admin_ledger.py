@@ -25,7 +25,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone, translation
 from django.utils.functional import cached_property
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from . import ledger
@@ -300,7 +300,7 @@ class ConsentEventAdmin(admin.ModelAdmin):
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
         return LedgerPaginator(queryset, per_page, orphans, allow_empty_first_page)
 
-    @admin.display(description=_("subject"))
+    @admin.display(description=pgettext_lazy("person a record is about", "subject"))
     def subject(self, obj):
         return str(obj.user) if obj.user_id else gettext("visitor")
 

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 
@@ -135,7 +135,7 @@ class PolicyVersion(models.Model):
 
 
 class LegalBasis(models.TextChoices):
-    CONSENT = "consent", _("Consent")
+    CONSENT = "consent", pgettext_lazy("legal basis", "Consent")
     CONTRACT = "contract", _("Necessary for a contract with the user")
     LEGAL_OBLIGATION = "legal_obligation", _("Legal obligation")
     EMERGENCY = "emergency", _("Public health emergency or protection of life and property")

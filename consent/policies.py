@@ -24,9 +24,10 @@ from django.db.models import Exists, Max, OuterRef, Q
 from django.db.models.signals import pre_delete, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
-from django.utils.html import escape
+from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .models import (
     ConsentEvent,
@@ -263,13 +264,14 @@ def diff(a: PolicyVersion, b: PolicyVersion, language: str | None):
     as HTML: removed lines in <del>, added lines in <ins>, all text escaped."""
     lines = diff_lines(_body(a, language), _body(b, language))
     if not any(op in ("delete", "insert") for op, _text in lines):
-        return mark_safe(  # noqa: S308 - a constant, translated string escaped below
-            f'<p class="diff-none">{escape(_("The two versions have the same text."))}</p>'
-        )
+        message = _("The two versions have the same text.")
+        return format_html('<p class="diff-none">{}</p>', message)
     out = ['<ol class="policy-diff">']
     for op, text in lines:
         if op == "skip":
-            label = _("%(n)s unchanged lines") % {"n": text}
+            label = ngettext("%(n)s unchanged line", "%(n)s unchanged lines", int(text)) % {
+                "n": text
+            }
             out.append(f'<li class="diff-skip">… {escape(label)} …</li>')
         elif op == "delete":
             out.append(f'<li class="diff-del"><del>{escape(text) or "&nbsp;"}</del></li>')
