@@ -41,7 +41,11 @@ class PolicyConsentMiddleware:
     @cached_property
     def _open_prefixes(self):
         """Paths a user who owes a re-consent may still use."""
-        return (reverse("consent:privacy"),)  # the public policy pages and the interstitial
+        return (
+            reverse("consent:privacy"),  # the public policy pages and the interstitial
+            # A user who declines may ask for deletion and must be able to follow that request.
+            reverse("requests:list"),
+        )
 
     @cached_property
     def _open_paths(self):
@@ -50,7 +54,6 @@ class PolicyConsentMiddleware:
             for name in (
                 "accounts:logout",
                 "accounts:set_language",
-                "requests:new",
                 # Withdrawing consent must stay as easy as giving it, even before accepting.
                 "accounts:consents",
             )

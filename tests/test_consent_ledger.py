@@ -143,3 +143,17 @@ def test_visitor_decisions_are_kept_apart_from_users(marketing):
     ledger.record(action=A.GRANT, channel="cookie_banner", visitor="v-123", purpose=marketing)
     assert ledger.has_consent("marketing", visitor="v-123")
     assert ledger.granted_codes(visitor="v-123") == {"marketing"}
+
+
+def test_verify_finds_rows_removed_from_the_end_or_an_emptied_ledger(user, marketing):
+    grant(user, marketing)
+    last = withdraw(user, marketing)
+    _tamper("DELETE FROM consent_consentstate", [])  # the state points at the last event
+    _tamper("DELETE FROM consent_consentevent WHERE id = %s", [last.pk])
+    report = ledger.verify_chain()
+    assert not report.ok and "1 rows found, 2 recorded" in report.reason
+    _tamper("DELETE FROM consent_consentevent", [])
+    report = ledger.verify_chain()
+    assert not report.ok
+    with pytest.raises(CommandError, match="broken"):
+        call_command("verify_consent_ledger")

@@ -16,7 +16,8 @@ class Command(BaseCommand):
                 self.style.SUCCESS(f"Ledger intact: {report.checked} events checked.")
             )
             return
+        where = f"at event {report.broken_at}" if report.broken_at else "at its start"
         raise CommandError(
-            f"Ledger broken at event {report.broken_at}: {report.reason} "
+            f"Ledger broken {where}: {report.reason} "
             f"({report.checked} events before it are intact)."
         )
