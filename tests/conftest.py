@@ -2,6 +2,7 @@ import pytest
 
 from accounts import sms
 
+from .browser import browser  # noqa: F401 - the browser tests' fixture, shared
 from .factories import DataSubjectRequestFactory, DpoFactory, StaffFactory, UserFactory
 
 

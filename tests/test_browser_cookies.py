@@ -1,50 +1,15 @@
 """The cookie banner in a real browser (CON-4): rejecting works with JavaScript switched off,
 and analytics loads only after "Accept all"."""
 
-import os
-from pathlib import Path
-
 import pytest
-from django.db import connections
 from django.http import HttpRequest
 
 from consent import cookies, ledger
 from consent.models import ConsentEvent
 
-CHROMIUM = Path("/usr/bin/chromium")
+from .browser import BROWSER_TEST
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="Chromium not installed (apt-get install chromium)"
-    ),
-]
-
-
-@pytest.fixture
-def browser():
-    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test itself
-    # are still plain synchronous calls.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield browser
-        browser.close()
-        # The test's ORM calls ran with a connection of their own: close it, or the test
-        # database cannot be dropped.
-        connections.close_all()
+pytestmark = BROWSER_TEST
 
 
 def visitor_of(context) -> str:

@@ -7,19 +7,14 @@ from django.core.management import call_command
 
 from accounts.models import Verification
 
-from .test_browser import CHROMIUM, browser, shot  # noqa: F401 - the fixture is used by name
+from .browser import BROWSER_TEST, shot
 
 PASSWORD = "browser-demo-pass-1"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="Chromium not installed (apt-get install chromium)"
-    ),
-]
+pytestmark = BROWSER_TEST
 
 
-def sign_in_admin(browser, base, email):  # noqa: F811 - the fixture object is passed in
+def sign_in_admin(browser, base, email):
     page = browser.new_context(locale="en-GB").new_page()
     page.goto(f"{base}/admin/login/")
     page.fill("[name=username]", email)
@@ -39,7 +34,7 @@ def approve(page, base, verification):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_dpo_and_a_second_reviewer_approve_the_demo_enterprise(live_server, browser):  # noqa: F811
+def test_dpo_and_a_second_reviewer_approve_the_demo_enterprise(live_server, browser):
     call_command("seed_demo", "--password", PASSWORD)
     base = live_server.url
     alice_v = Verification.objects.get(user__email="alice@example.com")
