@@ -36,6 +36,12 @@ class Command(BaseCommand):
         parser.add_argument("--open-share", type=float, default=0.1)
         parser.add_argument("--repeat", type=int, default=5)
         parser.add_argument(
+            "--consent-events",
+            type=int,
+            default=0,
+            help="Also fill the consent ledger with this many chained events and time its admin.",
+        )
+        parser.add_argument(
             "--database-is-disposable",
             action="store_true",
             help="Required: the command inserts many rows into the configured database.",
@@ -86,6 +92,9 @@ class Command(BaseCommand):
                 queries = len(ctx.captured_queries)
             rows.append((label, statistics.median(timings), max(timings), queries))
 
+        if opts["consent_events"]:
+            rows.extend(self._ledger(opts["consent_events"], admin, rng, opts["repeat"]))
+
         DataSubjectRequest.objects.filter(state__in=["submitted", "in_progress"]).update(
             acknowledged_at=None
         )
@@ -118,6 +127,82 @@ class Command(BaseCommand):
         self.stdout.write("| case | median ms | max ms | queries |\n|---|---:|---:|---:|")
         for label, median, worst, queries in rows:
             self.stdout.write(f"| {label} | {median:.1f} | {worst:.1f} | {queries} |")
+
+    @staticmethod
+    def _time(client, url, repeat):
+        timings, queries = [], 0
+        for _ in range(repeat):
+            with CaptureQueriesContext(connection) as ctx:
+                start = time.perf_counter()
+                response = client.get(url)
+                if hasattr(response, "streaming_content"):
+                    b"".join(response.streaming_content)
+                timings.append((time.perf_counter() - start) * 1000)
+            if response.status_code != 200:
+                raise CommandError(f"{url} answered {response.status_code}")
+            queries = len(ctx.captured_queries)
+        return statistics.median(timings), max(timings), queries
+
+    def _ledger(self, n_events, admin, rng, repeat):
+        """A chained ledger of ``n_events`` (bulk-inserted), then its admin pages and check."""
+        from consent import ledger
+        from consent.models import ConsentEvent, LedgerHead, Purpose
+
+        existing = ConsentEvent.objects.count()
+        purposes = []
+        for code in ("marketing", "personalisation", "cross-border-transfer", "cookies-analytics"):
+            purpose, _ = Purpose.objects.get_or_create(
+                code=code,
+                defaults={"name_en": code, "name_zh": code, "legal_basis": "consent"},
+            )
+            purposes.append(purpose)
+        if existing < n_events:
+            self.stdout.write(f"Appending {n_events - existing:,} consent events...")
+            head, _ = LedgerHead.objects.get_or_create(pk=1, defaults={"last_hash": ledger.GENESIS})
+            prev = head.last_hash
+            user_ids = list(User.objects.filter(is_staff=False).values_list("id", flat=True))
+            now = timezone.now()
+            batch = []
+            for i in range(existing, n_events):
+                event = ConsentEvent(
+                    user_id=rng.choice(user_ids),
+                    purpose=rng.choice(purposes),
+                    action=rng.choice(["grant", "grant", "withdraw"]),
+                    channel=rng.choice(["web", "cookie_banner", "signup"]),
+                    evidence={"ip_prefix": "203.0.113.0/24", "user_agent": "benchmark"},
+                    created_at=now - timedelta(seconds=(n_events - i) * 30),
+                    prev_hash=prev,
+                )
+                event.hash = prev = ledger.compute_hash(event)
+                batch.append(event)
+                if len(batch) == 10_000:
+                    ConsentEvent.objects.bulk_create(batch)
+                    batch = []
+            ConsentEvent.objects.bulk_create(batch)
+            LedgerHead.objects.filter(pk=1).update(last_hash=prev, count=n_events)
+            with connection.cursor() as cursor:
+                if connection.vendor == "postgresql":
+                    cursor.execute("ANALYZE consent_consentevent")
+        user_id = ConsentEvent.objects.order_by("-id").values_list("user_id", flat=True)[0]
+        phone = User.objects.get(pk=user_id).phone
+        base = "/admin/consent/consentevent/"
+        cases = [
+            ("Consent ledger, newest first", base),
+            ("Consent ledger, by purpose", f"{base}?purpose={purposes[0].pk}"),
+            ("Consent ledger, withdrawals", f"{base}?action__exact=withdraw"),
+            ("Consent ledger, last 7 days", f"{base}?date=7d"),
+            ("Consent ledger, search by phone", f"{base}?q={phone}"),
+            ("Consent evidence page of one user", f"{base}user/{user_id}/"),
+            ("Consent evidence CSV of one user", f"{base}export/?user={user_id}"),
+        ]
+        rows = [(label, *self._time(admin, url, repeat)) for label, url in cases]
+        start = time.perf_counter()
+        report = ledger.verify_chain()
+        took = (time.perf_counter() - start) * 1000
+        if not report.ok:
+            raise CommandError(f"The benchmark ledger is broken: {report.reason}")
+        rows.append((f"verify_consent_ledger over {report.checked:,} events", took, took, 0))
+        return rows
 
     def _fill(self, n_users, n_requests, open_share, rng):
         existing = DataSubjectRequest.objects.count()
