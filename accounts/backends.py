@@ -34,3 +34,20 @@ class PortalBackend(ModelBackend):
         if user.check_password(password) and self.user_can_authenticate(user):
             return user
         return None
+
+
+def axes_username(request, credentials) -> str:
+    """What django-axes counts failures against: the account an identifier resolves to, so that
+    ``Alice@Example.com``, ``alice@example.com`` and ``139…``/``+86139…`` share one counter."""
+    raw = ""
+    if credentials:
+        raw = credentials.get("username") or ""
+    if not raw and request is not None:
+        raw = request.POST.get("username", "")
+    raw = str(raw).strip()  # after sign-in axes passes the user's own (phone number) username
+    if "@" in raw:
+        return raw.lower()
+    number = to_python(raw) if raw else None
+    if number is not None and number.is_valid():
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return raw.lower()

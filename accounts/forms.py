@@ -1,9 +1,8 @@
 """Account forms: phone + SMS code sign-up and sign-in, password sign-in, profile (ACC-1, ACC-3)."""
 
-from datetime import date
-
 from django import forms
 from django.contrib.auth import authenticate
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
@@ -61,7 +60,7 @@ class SignupForm(PhoneForm):
 
     def clean_date_of_birth(self):
         dob = self.cleaned_data["date_of_birth"]
-        today = date.today()
+        today = timezone.localdate()
         if dob > today:
             raise forms.ValidationError(_("The date of birth cannot be in the future."))
         if dob.year < today.year - 130:
@@ -105,8 +104,10 @@ class ProfileForm(forms.ModelForm):
 
     class Meta:
         model = User
-        fields = ["email", "username", "date_of_birth", "preferred_language"]
-        widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+        # The date of birth decides the minors' rules (MIN-1): it is corrected through a request
+        # that staff check, never by the user alone (a child could otherwise lift their own
+        # restriction).
+        fields = ["email", "username", "preferred_language"]
 
     def clean_email(self):
         email = (self.cleaned_data.get("email") or "").strip().lower() or None
@@ -116,9 +117,3 @@ class ProfileForm(forms.ModelForm):
 
     def clean_username(self):
         return (self.cleaned_data.get("username") or "").strip() or None
-
-    def clean_date_of_birth(self):
-        dob = self.cleaned_data.get("date_of_birth")
-        if dob and dob > date.today():
-            raise forms.ValidationError(_("The date of birth cannot be in the future."))
-        return dob

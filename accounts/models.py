@@ -304,6 +304,12 @@ class Verification(models.Model):
                 condition=~Q(status="rejected") | ~Q(rejection_reason=""),
                 name="verification_rejection_has_reason",
             ),
+            # At most one verification per user is waiting for review or approved.
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(status__in=["submitted", "approved"]),
+                name="verification_one_open_per_user",
+            ),
             models.CheckConstraint(
                 condition=Q(status="submitted", decided_at__isnull=True)
                 | (~Q(status="submitted") & Q(decided_at__isnull=False)),

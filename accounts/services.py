@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -17,38 +17,51 @@ class CodeError(Exception):
     """A user-facing reason why a code could not be sent or accepted."""
 
 
+def _lock_number(phone: str) -> None:
+    """A transaction-scoped lock per phone number: a PostgreSQL advisory lock; SQLite's
+    IMMEDIATE transactions already serialise writers."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"sms:{phone}"])
+
+
 def send_code(phone, purpose: str, ip_address: str | None = None, deliver: bool = True) -> None:
     """Send a fresh code unless the phone or the client address is over its limit.
 
     With ``deliver=False`` the attempt is recorded (it counts towards the limits) but no SMS is
     sent: used when the number has no account, so that callers answer the same either way.
     """
-    now = timezone.now()
     phone = str(phone)
-    hour_ago = now - timedelta(hours=1)
-    recent = PhoneCode.objects.filter(phone=phone, created_at__gte=hour_ago)
-    latest = recent.order_by("-created_at").values_list("created_at", flat=True).first()
-    if latest and (now - latest).total_seconds() < settings.SMS_CODE_MIN_INTERVAL_SECONDS:
-        wait = settings.SMS_CODE_MIN_INTERVAL_SECONDS - int((now - latest).total_seconds())
-        raise CodeError(
-            _("Please wait %(seconds)d seconds before asking for another code.") % {"seconds": wait}
-        )
-    if recent.count() >= settings.SMS_CODE_MAX_PER_PHONE_PER_HOUR:
-        raise CodeError(_("Too many codes were sent to this number. Try again in an hour."))
-    if ip_address and (
-        PhoneCode.objects.filter(ip_address=ip_address, created_at__gte=hour_ago).count()
-        >= settings.SMS_CODE_MAX_PER_IP_PER_HOUR
-    ):
-        raise CodeError(_("Too many codes were requested from your network. Try again later."))
+    with transaction.atomic():
+        # One sender per number at a time: the limits are checked and the new code recorded
+        # under a lock, so parallel requests cannot all pass the checks (SMS bombing).
+        _lock_number(phone)
+        now = timezone.now()
+        hour_ago = now - timedelta(hours=1)
+        recent = PhoneCode.objects.filter(phone=phone, created_at__gte=hour_ago)
+        latest = recent.order_by("-created_at").values_list("created_at", flat=True).first()
+        if latest and (now - latest).total_seconds() < settings.SMS_CODE_MIN_INTERVAL_SECONDS:
+            wait = settings.SMS_CODE_MIN_INTERVAL_SECONDS - int((now - latest).total_seconds())
+            raise CodeError(
+                _("Please wait %(seconds)d seconds before asking for another code.")
+                % {"seconds": wait}
+            )
+        if recent.count() >= settings.SMS_CODE_MAX_PER_PHONE_PER_HOUR:
+            raise CodeError(_("Too many codes were sent to this number. Try again in an hour."))
+        if ip_address and (
+            PhoneCode.objects.filter(ip_address=ip_address, created_at__gte=hour_ago).count()
+            >= settings.SMS_CODE_MAX_PER_IP_PER_HOUR
+        ):
+            raise CodeError(_("Too many codes were requested from your network. Try again later."))
 
-    code = PhoneCode.generate()
-    PhoneCode.objects.create(
-        phone=phone,
-        purpose=purpose,
-        code_hash=hash_code(phone, code),
-        expires_at=now + timedelta(seconds=settings.SMS_CODE_TTL_SECONDS),
-        ip_address=ip_address,
-    )
+        code = PhoneCode.generate()
+        PhoneCode.objects.create(
+            phone=phone,
+            purpose=purpose,
+            code_hash=hash_code(phone, code),
+            expires_at=now + timedelta(seconds=settings.SMS_CODE_TTL_SECONDS),
+            ip_address=ip_address,
+        )
     if not deliver:
         return
     minutes = max(1, settings.SMS_CODE_TTL_SECONDS // 60)

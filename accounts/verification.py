@@ -14,7 +14,7 @@ from auditlog.signals import accessed
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import FileResponse
 from django.template.defaultfilters import filesizeformat
@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from requests.attachments import CleanFile, validate_upload
 
-from .models import GuardianConsent, Verification, VerificationDocument
+from .models import GuardianConsent, User, Verification, VerificationDocument
 
 V = Verification
 
@@ -216,21 +216,33 @@ def find_duplicates(verification):
 
 def submit(user, *, kind, documents, **fields):
     """Record a verification with its documents in one transaction; nothing is stored on error."""
-    _check_can_submit(user)
     verification = V(user=user, kind=kind, status=V.Status.SUBMITTED, **fields)
     written = []
     try:
         with transaction.atomic():
+            # Serialise one user's submissions: a double-submitted form cannot slip past the
+            # check (the database's one-open-verification constraint backs it up).
+            User.objects.select_for_update().filter(pk=user.pk).first()
+            _check_can_submit(user)
             verification.possible_duplicate = find_duplicates(verification).exists()
             verification.save()
             _store_documents(verification, documents, written)
             if verification.possible_duplicate:
                 find_duplicates(verification).update(possible_duplicate=True)
+    except IntegrityError:
+        _discard_files(written)
+        raise VerificationError(
+            _("You already have a verification that is approved or waiting for review.")
+        ) from None
     except Exception:
-        for row in written:
-            row.file.storage.delete(row.file.name)
+        _discard_files(written)
         raise
     return verification
+
+
+def _discard_files(rows):
+    for row in rows:
+        row.file.storage.delete(row.file.name)
 
 
 # --- Review -------------------------------------------------------------------------------------
@@ -271,8 +283,8 @@ def approve(verification, actor):
                 raise VerificationError(_("A different staff member must give the final approval."))
         _decide(locked, V.Status.APPROVED, actor, now)
         locked.save()
+        _notify(locked)  # in the same transaction: a decision never goes untold
     verification.refresh_from_db()
-    _notify(verification)
     return True
 
 
@@ -287,8 +299,8 @@ def reject(verification, actor, reason):
         _decide(locked, V.Status.REJECTED, actor, timezone.now())
         locked.rejection_reason = reason
         locked.save()
+        _notify(locked)
     verification.refresh_from_db()
-    _notify(verification)
 
 
 def _notify(verification):

@@ -112,7 +112,7 @@ class LedgerPurposeFilter(admin.SimpleListFilter):
         value = self.value()
         if value == "none":
             return queryset.filter(purpose__isnull=True)
-        if value and value.isdigit():
+        if value and (value.isascii() and value.isdigit()):
             return queryset.filter(purpose_id=int(value))
         return queryset
 
@@ -312,7 +312,7 @@ class ConsentEventAdmin(admin.ModelAdmin):
         if not term:
             return queryset, False
         upper = term.upper()
-        if upper.startswith("U-") and upper[2:].isdigit():
+        if upper.startswith("U-") and (upper[2:].isascii() and upper[2:].isdigit()):
             return queryset.filter(user_id=int(upper[2:])), False
         number = to_python(term)
         if number is not None and getattr(number, "is_valid", lambda: False)():
@@ -327,7 +327,7 @@ class ConsentEventAdmin(admin.ModelAdmin):
 
     def _filtered_user_id(self, request):
         value = request.GET.get("user__id__exact", "")
-        return int(value) if value.isdigit() else None
+        return int(value) if (value.isascii() and value.isdigit()) else None
 
     def changelist_view(self, request, extra_context=None):
         extra_context = extra_context or {}
@@ -356,7 +356,7 @@ class ConsentEventAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         raw = request.GET.get("user", "").strip()
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()):
             return HttpResponseBadRequest(gettext("Give the user's id: ?user=<id>."))
         user = get_object_or_404(get_user_model(), pk=int(raw))
         accessed.send(sender=user.__class__, instance=user)

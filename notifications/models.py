@@ -38,6 +38,11 @@ class Notification(models.Model):
     last_error = models.TextField(_("last error"), blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    next_attempt_at = models.DateTimeField(
+        _("next attempt at"),
+        default=timezone.now,
+        help_text=_("After a failed send, the next try waits longer each time."),
+    )
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
 
     class Meta:
@@ -47,7 +52,7 @@ class Notification(models.Model):
         indexes = [
             # The delivery task's claim: pending (or stale sending) rows, oldest first.
             models.Index(
-                fields=["created_at"],
+                fields=["next_attempt_at", "created_at"],
                 name="notification_undelivered_idx",
                 condition=Q(status__in=["pending", "sending"]),
             ),

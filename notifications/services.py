@@ -14,8 +14,15 @@ from .models import Notification
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 8
 STALE_CLAIM = timedelta(minutes=10)
+# After the nth failed attempt the next one waits 2**n minutes: 2, 4, 8 ... 128 minutes, so eight
+# attempts span about four hours and a mail-server outage shorter than that loses nothing.
+BACKOFF_BASE = timedelta(minutes=1)
+
+
+def backoff(attempts: int) -> timedelta:
+    return BACKOFF_BASE * (2**attempts)
 
 
 @dataclass(frozen=True)
@@ -72,10 +79,20 @@ def schedule_delivery():
 
 
 def _claimable(now):
-    return Q(attempts__lt=MAX_ATTEMPTS) & (
+    return Q(attempts__lt=MAX_ATTEMPTS, next_attempt_at__lte=now) & (
         Q(status=Notification.Status.PENDING)
         | Q(status=Notification.Status.SENDING, claimed_at__lt=now - STALE_CLAIM)
     )
+
+
+def give_up_on_abandoned(now) -> int:
+    """A row whose last allowed attempt died with its worker would stay 'sending' for ever:
+    mark it failed, so it shows among the failures the DPO monitors."""
+    return Notification.objects.filter(
+        status=Notification.Status.SENDING,
+        attempts__gte=MAX_ATTEMPTS,
+        claimed_at__lt=now - STALE_CLAIM,
+    ).update(status=Notification.Status.FAILED, last_error="abandoned by a worker")
 
 
 def still_wanted(note) -> bool:
@@ -96,6 +113,7 @@ def deliver_pending(batch_size: int = 100) -> int:
     MAX_ATTEMPTS. A claim older than STALE_CLAIM (its worker died) is taken again: delivery is
     at least once, and a crash between sending and recording can repeat one e-mail.
     """
+    give_up_on_abandoned(timezone.now())
     ids = list(
         Notification.objects.filter(_claimable(timezone.now()))
         .order_by("created_at")
@@ -130,6 +148,7 @@ def deliver_pending(batch_size: int = 100) -> int:
                 if note.attempts >= MAX_ATTEMPTS
                 else Notification.Status.PENDING,
                 last_error=str(exc)[:1000],
+                next_attempt_at=timezone.now() + backoff(note.attempts),
             )
             continue
         Notification.objects.filter(pk=pk).update(

@@ -159,6 +159,10 @@ class StaffRequestForm(forms.ModelForm):
         value = self.cleaned_data["received_at"]
         if value and value > timezone.now() + timedelta(minutes=5):
             raise forms.ValidationError(_("The time of receipt cannot be in the future."))
+        if value and value < timezone.now() - timedelta(days=366):
+            raise forms.ValidationError(
+                _("The time of receipt cannot be more than a year ago; check the date.")
+            )
         return value
 
 
@@ -434,7 +438,10 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
     def assign_to_me(self, request, queryset):
         done = 0
         for req in queryset.filter(state__in=OPEN_STATES).exclude(assignee=request.user):
-            workflow.assign(req, request.user, request.user)
+            try:
+                workflow.assign(req, request.user, request.user)
+            except workflow.TransitionError:
+                continue  # closed meanwhile: counted as skipped
             done += 1
         skipped = queryset.count() - done
         message = ngettext(

@@ -18,7 +18,7 @@ from django.core.files.base import ContentFile
 from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 ALLOWED = {
     "application/pdf": "pdf",
@@ -46,6 +46,8 @@ def _safe_name(name: str, extension: str) -> str:
 def _reencode_image(data: bytes, fmt: str) -> bytes:
     try:
         with Image.open(io.BytesIO(data)) as probe:
+            if probe.width * probe.height > Image.MAX_IMAGE_PIXELS:
+                raise ValueError("too many pixels")  # Pillow only refuses at twice the limit
             probe.verify()
         with Image.open(io.BytesIO(data)) as img:
             img.load()
@@ -56,7 +58,7 @@ def _reencode_image(data: bytes, fmt: str) -> bytes:
             else:
                 img.save(out, "PNG")
             return out.getvalue()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except Exception:  # any decoder failure (struct.error from bad EXIF, ...) is a bad image
         raise ValidationError(
             _("The image could not be read; it may be damaged or incomplete."), code="bad_image"
         ) from None

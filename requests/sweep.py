@@ -25,7 +25,7 @@ from django.utils.translation import ngettext
 from notifications.services import enqueue
 
 from .models import CLOCK_RUNNING_STATES, OPEN_STATES, DataSubjectRequest, RequestEvent
-from .workflow import dpo_recipients, draft_to_requester, draft_to_staff, local_date
+from .workflow import dpo_recipients, draft_to_requester, draft_to_staff, local_date, reachable
 
 
 @dataclass
@@ -99,10 +99,19 @@ def remind(now, dpos):
                 state__in=CLOCK_RUNNING_STATES, due_at__gt=lower, due_at__lte=upper
             )
             .select_related("assignee")
-            .only("id", "reference", "subject", "due_at", "assignee")
+            .only(
+                "id",
+                "reference",
+                "subject",
+                "due_at",
+                "assignee__id",
+                "assignee__email",
+                "assignee__is_active",
+                "assignee__preferred_language",
+            )
         )
         for req in due_soon.iterator(chunk_size=2000):
-            owners = [req.assignee] if req.assignee_id else dpos
+            owners = [req.assignee] if reachable(req.assignee) else dpos
             due_day = timezone.localdate(req.due_at).isoformat()
             for user in owners:
                 drafts.append(

@@ -7,6 +7,7 @@ the requester's timeline), queues the notifications it implies through the outbo
 through the ORM so that django-auditlog records it with the acting user.
 """
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -46,17 +47,34 @@ def local_date(value):
     return formats.date_format(timezone.localtime(value), "DATE_FORMAT")
 
 
+@dataclass(frozen=True)
+class Mailbox:
+    """The DPO's shared address (DPO_EMAIL), used when no member of the DPO group can be
+    reached: an escalation or reminder never goes to nobody."""
+
+    pk: None = None
+    email: str = ""
+    preferred_language: str = "en"
+
+
 def dpo_recipients():
-    """Active members of the DPO group who have an e-mail address."""
+    """Active members of the DPO group who have an e-mail address, or else the DPO mailbox."""
     group = Group.objects.filter(name=settings.DPO_GROUP_NAME).first()
-    if group is None:
-        return []
-    return list(
-        group.user_set.filter(is_active=True)
-        .exclude(email__isnull=True)
-        .exclude(email="")
-        .only("id", "email", "preferred_language")
-    )
+    members = []
+    if group is not None:
+        members = list(
+            group.user_set.filter(is_active=True)
+            .exclude(email__isnull=True)
+            .exclude(email="")
+            .only("id", "email", "preferred_language")
+        )
+    if members or not settings.DPO_EMAIL:
+        return members
+    return [Mailbox(email=settings.DPO_EMAIL, preferred_language=settings.LANGUAGE_CODE)]
+
+
+def reachable(user) -> bool:
+    return bool(user is not None and user.is_active and user.email)
 
 
 def draft_to_requester(req, key, subject_fn, body_fn):
@@ -87,7 +105,7 @@ def draft_to_staff(req, user, key, subject_fn, body_fn):
         "admin:requests_datasubjectrequest_change", args=[req.pk]
     )
     return Draft(
-        key=f"dsr:{req.pk}:{key}:{user.pk}",
+        key=f"dsr:{req.pk}:{key}:{user.pk or 'dpo-mailbox'}",
         recipient_id=user.pk,
         to_email=user.email or "",
         subject=subject,
@@ -189,7 +207,11 @@ def save_new_request(req, files=()):
 
 
 def _locked(req):
-    return DataSubjectRequest.objects.select_for_update().select_related("requester").get(pk=req.pk)
+    return (
+        DataSubjectRequest.objects.select_for_update(of=("self",))
+        .select_related("requester")
+        .get(pk=req.pk)
+    )
 
 
 def _require(locked, allowed):
@@ -302,7 +324,7 @@ def _resume(locked, actor, now):
             [
                 draft_to_requester(
                     locked,
-                    f"resumed:{locked.due_at.date().isoformat()}",
+                    f"resumed:{timezone.localdate(locked.due_at).isoformat()}",
                     lambda: (
                         _("New answer date for your request %(ref)s") % {"ref": locked.reference}
                     ),
@@ -468,10 +490,11 @@ def extend(req, actor, days, reason):
 
 
 def _close(locked, state, now):
+    # Closed while paused: the days spent waiting for the requester do not count against us.
+    locked.answered_on_time = now <= effective_due_at(locked, current_policy(), now)
     locked.state = state
     locked.closed_at = now
     locked.paused_at = None
-    locked.answered_on_time = now <= locked.due_at
 
 
 def complete(req, actor, resolution):

@@ -363,13 +363,25 @@ def test_profile_edit_is_saved_and_listed_as_correction_by_the_user(user_client,
         action=AuditLogEntry.Action.UPDATE,
     ).latest("timestamp")
     assert entry.actor_id == user.pk
-    assert {"email", "username", "date_of_birth"} <= set(entry.changes_dict)
+    assert {"email", "username"} <= set(entry.changes_dict)
+    assert "date_of_birth" not in entry.changes_dict  # not self-service (MIN-1)
 
     page = user_client.get(PROFILE).content.decode()
     assert "Your profile has been updated." in page
     corrections = page.split("Your corrections", 1)[1]
-    for field in ("email", "username", "date_of_birth"):
+    for field in ("email", "username"):
         assert str(User._meta.get_field(field).verbose_name) in corrections
+
+
+def test_a_child_cannot_change_their_own_date_of_birth(user_client, user):
+    born = user.date_of_birth
+    response = user_client.post(
+        PROFILE,
+        {"email": user.email, "date_of_birth": "", "preferred_language": "en"},
+    )
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.date_of_birth == born
 
 
 def test_profile_without_changes_records_nothing(user_client, user):
@@ -528,3 +540,16 @@ def test_signed_in_user_is_sent_from_login_pages_to_the_center(user_client):
         response = user_client.get(url)
         assert response.status_code == 302
         assert response.url == CENTER
+
+
+def test_lockout_counts_every_spelling_of_the_same_account(client, settings):
+    """Alice@Example.com, ALICE@... and alice@... are one account: one failure counter."""
+    user = UserFactory(email="victim@example.com")
+    login = reverse("accounts:password_login")
+    spellings = ["victim@example.com", "Victim@example.com", "VICTIM@EXAMPLE.COM", " victim@x"]
+    for i in range(settings.AXES_FAILURE_LIMIT):
+        client.post(login, {"username": spellings[i % 3], "password": "wrong"})
+    response = client.post(login, {"username": "vIctim@example.com", "password": PASSWORD})
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+    assert user.email == "victim@example.com"

@@ -641,3 +641,21 @@ def test_calendar_override_admin_add(admin_client):
     override = CalendarOverride.objects.get(date="2031-10-08")
     assert override.is_workday is False
     assert not CalendarYear.objects.exists()
+
+
+def test_staff_entry_refuses_a_receipt_time_more_than_a_year_ago(admin_client, user):
+    response = admin_client.post(
+        reverse("admin:requests_datasubjectrequest_add"),
+        {
+            "requester": user.pk,
+            "kind": "access",
+            "channel": "email",
+            "received_at_0": "0001-01-01",
+            "received_at_1": "00:00:00",
+            "subject": "Old letter",
+            "description": "Found in a drawer.",
+        },
+    )
+    assert response.status_code == 200
+    assert "more than a year ago" in response.content.decode()
+    assert not DataSubjectRequest.objects.filter(subject="Old letter").exists()

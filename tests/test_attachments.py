@@ -325,3 +325,21 @@ def test_total_is_rechecked_in_the_workflow_and_nothing_is_left_behind(user, dsr
     assert not RequestMessage.objects.filter(request=dsr).exists()
     assert not Attachment.objects.exists()
     assert stored_files() == []
+
+
+def test_a_jpeg_with_malformed_exif_is_refused_not_a_server_error(user_client, user):
+    """Pillow raises struct.error on some broken EXIF blocks; it must read as a bad image."""
+    from pathlib import Path
+
+    data = (Path(__file__).parent / "data" / "bad-exif.jpg").read_bytes()
+    response = post_new(user_client, upload("photo.jpg", data, "image/jpeg"))
+    assert_refused(response, "could not be read")
+    assert not DataSubjectRequest.objects.filter(requester=user).exists()
+
+
+def test_an_image_over_the_pixel_limit_is_refused_before_decoding(user_client, user, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    buffer = io.BytesIO()
+    Image.new("RGB", (20, 20), "white").save(buffer, "PNG")
+    response = post_new(user_client, upload("wide.png", buffer.getvalue(), "image/png"))
+    assert_refused(response, "could not be read")

@@ -148,12 +148,27 @@ def test_unassigned_request_reminds_every_dpo_and_no_other_staff(req, staff, dpo
     assert recipients == {d.pk for d in dpos}
 
 
-def test_assignee_without_email_does_not_crash_the_sweep(req, dpos, clock):
+def test_assignee_without_email_is_covered_by_the_dpos(req, dpos, clock):
     silent = StaffFactory(email=None)
     workflow.start(req, silent)
     result = sweep_at(clock, WITHIN_3_DAYS)
-    assert result.reminders == 0
+    assert result.reminders == 2
     assert result.acknowledged == 1
+    recipients = set(
+        Notification.objects.filter(key__contains=":remind3:").values_list(
+            "recipient_id", flat=True
+        )
+    )
+    assert recipients == {d.pk for d in dpos}
+
+
+def test_without_a_reachable_dpo_the_dpo_mailbox_gets_the_escalation(req, staff, clock, settings):
+    settings.DPO_EMAIL = "privacy-office@example.com"
+    workflow.start(req, staff)
+    sweep_at(clock, OVERDUE)
+    escalation = Notification.objects.get(key__contains=":overdue:")
+    assert escalation.to_email == "privacy-office@example.com"
+    assert escalation.recipient_id is None
 
 
 def test_paused_request_is_neither_reminded_nor_escalated(req, staff, dpos, clock):
@@ -327,38 +342,59 @@ def test_delivery_marks_the_notification_sent(db):
     assert len(mail.outbox) == 1
 
 
-def test_failed_send_is_retried_and_then_succeeds(db, settings):
-    note = make_notification()
-    settings.EMAIL_BACKEND = "tests.test_sla_sweep.FailingEmailBackend"
-    assert deliver_pending() == 0
-    note.refresh_from_db()
-    assert (note.status, note.attempts) == (N.PENDING, 1)
-    assert "451" in note.last_error
+def test_failed_send_is_retried_after_a_growing_pause_and_then_succeeds(db, settings):
+    with time_machine.travel(T0, tick=False) as clock:
+        note = make_notification()
+        settings.EMAIL_BACKEND = "tests.test_sla_sweep.FailingEmailBackend"
+        assert deliver_pending() == 0
+        note.refresh_from_db()
+        assert (note.status, note.attempts) == (N.PENDING, 1)
+        assert "451" in note.last_error
+        assert note.next_attempt_at == T0 + services.backoff(1)
 
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert deliver_pending() == 1
+        settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+        assert deliver_pending() == 0  # too early: the mail server gets a rest
+        clock.shift(services.backoff(1))
+        assert deliver_pending() == 1
     note.refresh_from_db()
     assert (note.status, note.attempts) == (N.SENT, 2)
     assert len(mail.outbox) == 1
 
 
 def test_failing_send_is_marked_failed_after_max_attempts_and_never_sent(db, settings):
-    note = make_notification()
-    settings.EMAIL_BACKEND = "tests.test_sla_sweep.FailingEmailBackend"
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    with time_machine.travel(T0, tick=False) as clock:
+        note = make_notification()
+        settings.EMAIL_BACKEND = "tests.test_sla_sweep.FailingEmailBackend"
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            deliver_pending()
+            note.refresh_from_db()
+            assert note.attempts == attempt
+            assert note.status == (N.FAILED if attempt == MAX_ATTEMPTS else N.PENDING)
+            clock.shift(services.backoff(attempt))
         deliver_pending()
         note.refresh_from_db()
-        assert note.attempts == attempt
-        assert note.status == (N.FAILED if attempt == MAX_ATTEMPTS else N.PENDING)
-    deliver_pending()
-    note.refresh_from_db()
-    assert note.attempts == MAX_ATTEMPTS
+        assert note.attempts == MAX_ATTEMPTS
+        # Eight attempts span hours, so a short mail-server outage never loses a message.
+        assert timezone.now() - T0 > timedelta(hours=4)
 
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert deliver_pending() == 0
+        settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+        assert deliver_pending() == 0
     assert mail.outbox == []
     note.refresh_from_db()
     assert note.status == N.FAILED
+
+
+def test_a_row_abandoned_on_its_last_attempt_is_marked_failed(db):
+    with time_machine.travel(T0, tick=False):
+        note = make_notification(
+            status=N.SENDING,
+            attempts=MAX_ATTEMPTS,
+            claimed_at=timezone.now() - services.STALE_CLAIM - timedelta(minutes=1),
+        )
+        assert deliver_pending() == 0
+    note.refresh_from_db()
+    assert note.status == N.FAILED
+    assert mail.outbox == []
 
 
 def test_a_claimed_row_is_not_sent_by_a_second_delivery(db):

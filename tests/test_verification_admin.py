@@ -689,3 +689,30 @@ def test_staff_record_a_consent_received_on_paper_as_pending(client, reviewer, c
     assert consent.status == "pending"
     assert consent.verified_by is None
     assert service.is_restricted(child)
+
+
+def test_staff_cannot_filter_on_encrypted_numbers_through_the_url(client, db):
+    """?bank_account=<guess> would tell an unprivileged reviewer whether a guess is right."""
+    from django.contrib.auth.models import Permission
+
+    from .factories import RESIDENT_ID, StaffFactory, VerificationFactory
+
+    VerificationFactory()
+    reviewer = StaffFactory()
+    reviewer.user_permissions.add(Permission.objects.get(codename="view_verification"))
+    client.force_login(reviewer)
+    url = "/admin/accounts/verification/"
+    for query in ({"document_number": RESIDENT_ID}, {"bank_account__in": "1,2"}):
+        response = client.get(url, {"status": "all", **query})
+        assert response.status_code in (302, 400) or "e=1" in response.get("Location", "")
+        assert RESIDENT_ID not in response.content.decode()
+
+
+def test_unicode_digits_in_admin_parameters_are_not_ids(admin_client):
+    for url in (
+        "/admin/consent/consentevent/?purpose=%C2%B2",
+        "/admin/consent/consentevent/?q=U-%C2%B2",
+        "/admin/consent/consentevent/export/?user=%C2%B2",
+        "/admin/accounts/verification/?q=V-%C2%B2",
+    ):
+        assert admin_client.get(url).status_code < 500, url

@@ -576,3 +576,14 @@ def test_document_on_disk_is_encrypted(user_client, document):
     assert PNG_SIGNATURE not in raw
     assert b"IHDR" not in raw
     assert document.file.open("rb").read().startswith(PNG_SIGNATURE)
+
+
+def test_the_database_allows_one_open_verification_per_user(db):
+    """Backs up the submission check against double-submitted forms."""
+    from django.db import IntegrityError, transaction
+
+    from .factories import VerificationFactory
+
+    first = VerificationFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        VerificationFactory(user=first.user)
