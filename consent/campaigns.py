@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from notifications.models import Notification
 from notifications.services import Draft, enqueue, render
 
 from .models import Campaign, CampaignDelivery, PolicyVersion
@@ -162,6 +163,7 @@ def _draft(campaign: Campaign, user: dict) -> Draft:
         to_email=user["email"] or "",
         subject=subject,
         body=body,
+        priority=Notification.Priority.BULK,
     )
 
 

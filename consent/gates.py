@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from notifications.models import Notification
 from notifications.services import Draft, enqueue, render
 
 from . import ledger
@@ -167,6 +168,7 @@ def send_marketing(subject_en, subject_zh, body_en, body_zh, campaign_key) -> in
                     to_email=user.email,
                     subject=subject,
                     body=body,
+                    priority=Notification.Priority.MARKETING,
                 )
             )
         queued += enqueue(drafts)

@@ -19,7 +19,18 @@ class Notification(models.Model):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
 
+    class Priority(models.IntegerChoices):
+        SERVICE = 0, _("Service (deadlines, answers, decisions)")
+        BULK = 1, _("Bulk notice (policy changes, changes of controller)")
+        MARKETING = 2, _("Marketing")
+
     key = models.CharField(_("key"), max_length=200, unique=True)
+    priority = models.PositiveSmallIntegerField(
+        _("priority"),
+        choices=Priority.choices,
+        default=Priority.SERVICE,
+        help_text=_("Lower goes first: a large campaign never delays a deadline message."),
+    )
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("recipient"),
@@ -52,7 +63,7 @@ class Notification(models.Model):
         indexes = [
             # The delivery task's claim: pending (or stale sending) rows, oldest first.
             models.Index(
-                fields=["next_attempt_at", "created_at"],
+                fields=["priority", "created_at"],
                 name="notification_undelivered_idx",
                 condition=Q(status__in=["pending", "sending"]),
             ),

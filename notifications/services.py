@@ -32,6 +32,7 @@ class Draft:
     to_email: str
     subject: str
     body: str
+    priority: int = Notification.Priority.SERVICE
 
 
 def render(user_language: str | None, subject_fn, body_fn) -> tuple[str, str]:
@@ -59,6 +60,7 @@ def enqueue(drafts: list[Draft]) -> int:
             to_email=d.to_email,
             subject=d.subject[:200],
             body=d.body,
+            priority=d.priority,
         )
         for d in drafts
         if d.key not in existing
@@ -116,7 +118,7 @@ def deliver_pending(batch_size: int = 100) -> int:
     give_up_on_abandoned(timezone.now())
     ids = list(
         Notification.objects.filter(_claimable(timezone.now()))
-        .order_by("created_at")
+        .order_by("priority", "created_at")
         .values_list("id", flat=True)[:batch_size]
     )
     sent = 0

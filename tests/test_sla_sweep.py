@@ -28,6 +28,7 @@ from .factories import DataSubjectRequestFactory, DpoFactory, StaffFactory, User
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 E = RequestEvent.Kind
 N = Notification.Status
+N_PRIORITY = Notification.Priority
 
 T0 = datetime(2025, 3, 3, 10, 0, tzinfo=SHANGHAI)  # filed; due 2025-03-18 23:59:59
 DUE = datetime(2025, 3, 18, 23, 59, 59, tzinfo=SHANGHAI)
@@ -425,3 +426,16 @@ def test_concurrent_delivery_during_a_send_sends_nothing(db, settings):
     assert deliver_pending() == 1
     assert ConcurrentDeliveryBackend.inner_results == [0]
     assert len(mail.outbox) == 1
+
+
+def test_deadline_messages_go_before_a_large_campaign_backlog(db):
+    """Delivery takes service messages first: a million-user notice never delays an answer."""
+    with time_machine.travel(T0, tick=False) as clock:
+        for i in range(5):
+            make_notification(key=f"campaign:1:{i}", priority=N_PRIORITY.BULK)
+        clock.shift(timedelta(minutes=1))
+        urgent = make_notification(key="dsr:1:ack")
+        assert deliver_pending(batch_size=1) == 1
+    urgent.refresh_from_db()
+    assert urgent.status == N.SENT
+    assert Notification.objects.filter(status=N.PENDING).count() == 5
