@@ -10,18 +10,17 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from auditlog.signals import accessed
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.http import FileResponse
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from requests.attachments import CleanFile, validate_upload
+from audit.downloads import serve_private_file
+from requests.attachments import ALLOWED, CleanFile, validate_upload
 
 from .models import GuardianConsent, User, Verification, VerificationDocument
 
@@ -146,22 +145,12 @@ def serve_document(document, viewer, *, inline=False):
     """Stream a document to someone already allowed to see it, and record that they did:
     who viewed which document of whom, when (VER-4). ``inline`` (images in the review page)
     changes only the Content-Disposition; the sandbox CSP, no-store and nosniff stay."""
-    accessed.send(sender=VerificationDocument, instance=document)
-    response = FileResponse(
-        document.file.open("rb"),
-        as_attachment=not inline,
-        filename=f"{document.kind}-{document.pk}.{_extension(document.content_type)}",
+    return serve_private_file(
+        document,
+        document.file,
+        filename=f"{document.kind}-{document.pk}.{ALLOWED.get(document.content_type, 'bin')}",
         content_type=document.content_type,
-    )
-    response["Cache-Control"] = "no-store, private"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
-
-
-def _extension(content_type):
-    return {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}.get(
-        content_type, "bin"
+        inline=inline,
     )
 
 

@@ -1,15 +1,15 @@
 """The account center's request pages (RGT-1..5). Every query starts from ``request.user``: a
 request that is not the user's own is a 404, never a 403."""
 
-from auditlog.signals import accessed
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
-from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
+
+from audit.downloads import serve_private_file
 
 from . import workflow
 from .attachments import attachments_total
@@ -120,19 +120,14 @@ def request_withdraw(request, reference):
 
 
 def serve_attachment(attachment):
-    """Stream a private file as a download that a browser will not render or cache. Every
-    download is an ACCESS entry in the audit log: who fetched which file, when."""
-    accessed.send(sender=Attachment, instance=attachment)
-    response = FileResponse(
-        attachment.file.open("rb"),
-        as_attachment=True,
+    """A private file as a download that a browser will not render or cache; every download is
+    an ACCESS entry in the audit log."""
+    return serve_private_file(
+        attachment,
+        attachment.file,
         filename=attachment.filename,
         content_type=attachment.content_type,
     )
-    response["Cache-Control"] = "no-store, private"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
 
 
 @login_required

@@ -311,6 +311,20 @@ def test_good_pdf_is_accepted_and_downloads_safely(user_client, user):
     assert download["X-Content-Type-Options"] == "nosniff"
 
 
+def test_a_file_missing_from_storage_is_a_404_and_not_logged_as_read(user_client, user):
+    from audit.models import AuditLogEntry
+
+    post_new(user_client, pdf_upload("letter.pdf"))
+    req = DataSubjectRequest.objects.get(requester=user)
+    att = req.attachments.get()
+    att.file.storage.delete(att.file.name)
+
+    response = user_client.get(reverse("requests:attachment", args=[req.reference, att.pk]))
+
+    assert response.status_code == 404
+    assert not AuditLogEntry.objects.filter(action=AuditLogEntry.Action.ACCESS).exists()
+
+
 def test_total_is_rechecked_in_the_workflow_and_nothing_is_left_behind(user, dsr, settings):
     """A race past the form check still cannot exceed the total: the workflow re-checks it under
     the row lock, and the message is rolled back with no file written."""
