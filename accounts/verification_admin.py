@@ -26,6 +26,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from requests.forms import ConfirmForm
+
 from . import verification as service
 from .models import GuardianConsent, Verification, VerificationDocument
 from .validators import validate_resident_id, validate_uscc
@@ -146,10 +148,6 @@ class ConsentStatusFilter(VerificationStatusFilter):
 
 
 # --- Forms ----------------------------------------------------------------------------------------
-
-
-class ConfirmForm(forms.Form):
-    confirm = forms.BooleanField(label=_("Yes, I am sure"), required=True)
 
 
 class RejectForm(forms.Form):

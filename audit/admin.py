@@ -7,6 +7,8 @@ filters on indexed columns only, and never allows edits or deletion.
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from privacyportal.admin_site import EvidenceAdminMixin
+
 from .models import AuditLogEntry
 
 # auditlog's own admin registers the swapped-in model; ours replaces it.
@@ -15,7 +17,7 @@ if admin.site.is_registered(AuditLogEntry):
 
 
 @admin.register(AuditLogEntry)
-class AuditLogEntryAdmin(admin.ModelAdmin):
+class AuditLogEntryAdmin(EvidenceAdminMixin, admin.ModelAdmin):
     list_display = ("timestamp", "action", "content_type", "object_id", "object_repr", "actor")
     list_filter = ("action", "content_type")
     list_select_related = ("content_type", "actor")
@@ -25,15 +27,6 @@ class AuditLogEntryAdmin(admin.ModelAdmin):
     raw_id_fields = ("actor",)
     readonly_fields = [f.name for f in AuditLogEntry._meta.fields]
     ordering = ("-timestamp",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("changes"))
     def changes_display(self, obj):

@@ -28,6 +28,8 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from privacyportal.admin_site import EvidenceAdminMixin
+
 from . import ledger
 from .models import (
     ConsentEvent,
@@ -266,7 +268,7 @@ def export_rows(user_id):
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(admin.ModelAdmin):
+class ConsentEventAdmin(EvidenceAdminMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "created_at",
@@ -287,15 +289,6 @@ class ConsentEventAdmin(admin.ModelAdmin):
     list_max_show_all = 200
     actions = None
     date_hierarchy = None
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
         return LedgerPaginator(queryset, per_page, orphans, allow_empty_first_page)

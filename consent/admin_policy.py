@@ -19,6 +19,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from privacyportal.admin_site import EvidenceAdminMixin
+
 from . import campaigns, policies
 from .models import Campaign, PolicyDocument, PolicyVersion, SignificantCategory
 
@@ -354,7 +356,7 @@ class ControllerChangeForm(forms.Form):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(EvidenceAdminMixin, admin.ModelAdmin):
     list_display = (
         "__str__",
         "kind",
@@ -397,15 +399,6 @@ class CampaignAdmin(admin.ModelAdmin):
             obj.audience,
             share,
         )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def can_announce(self, request):
         return request.user.has_perm("consent.add_campaign")

@@ -372,13 +372,14 @@ def acceptance_wording(version: PolicyVersion) -> str:
     }
 
 
-def decline(user, version: PolicyVersion, request=None, wording: str = "") -> ConsentEvent:
-    """Record that the user refused ``version``: the refusal is evidence too (POL-1)."""
+def _record_decision(action, user, version, request, wording) -> ConsentEvent:
     from . import ledger
 
+    if not version.is_published:
+        raise PolicyError(_("Only a published version can be accepted or declined."))
     evidence = evidence_from_request(request, wording) if request is not None else {}
     return ledger.record(
-        action=ConsentEvent.Action.DECLINE_POLICY,
+        action=action,
         channel=ConsentEvent.Channel.INTERSTITIAL,
         user=user,
         policy_version=version,
@@ -388,18 +389,12 @@ def decline(user, version: PolicyVersion, request=None, wording: str = "") -> Co
 
 def accept(user, version: PolicyVersion, request=None, wording: str = "") -> ConsentEvent:
     """Record the user's explicit acceptance of ``version`` in the ledger (POL-1, CON-1)."""
-    from . import ledger
+    return _record_decision(ConsentEvent.Action.ACCEPT_POLICY, user, version, request, wording)
 
-    if not version.is_published:
-        raise PolicyError(_("Only a published version can be accepted."))
-    evidence = evidence_from_request(request, wording) if request is not None else {}
-    return ledger.record(
-        action=ConsentEvent.Action.ACCEPT_POLICY,
-        channel=ConsentEvent.Channel.INTERSTITIAL,
-        user=user,
-        policy_version=version,
-        evidence=evidence,
-    )
+
+def decline(user, version: PolicyVersion, request=None, wording: str = "") -> ConsentEvent:
+    """Record that the user refused ``version``: the refusal is evidence too (POL-1)."""
+    return _record_decision(ConsentEvent.Action.DECLINE_POLICY, user, version, request, wording)
 
 
 # --- Evidence (CON-1) -----------------------------------------------------------------------------

@@ -222,8 +222,8 @@ def _require(locked, allowed):
         )
 
 
-def _finish(req, locked):
-    """Copy the locked, saved row back into the caller's instance."""
+def _refreshed(req):
+    """The caller's instance, reloaded with what the transition saved."""
     req.refresh_from_db()
     return req
 
@@ -238,7 +238,7 @@ def assign(req, assignee, actor):
         locked.assignee = assignee
         locked.save(update_fields=["assignee", "updated_at"])
         _event(locked, E.ASSIGNED, actor=actor, public=False, assignee=assignee and assignee.pk)
-    return _finish(req, locked)
+    return _refreshed(req)
 
 
 def start(req, actor):
@@ -251,7 +251,7 @@ def start(req, actor):
             locked.assignee = actor
         locked.save(update_fields=["state", "assignee", "updated_at"])
         _event(locked, E.STARTED, actor=actor)
-    return _finish(req, locked)
+    return _refreshed(req)
 
 
 def ask_requester(req, actor, question):
@@ -288,7 +288,7 @@ def ask_requester(req, actor, question):
                 )
             ]
         )
-    return _finish(req, locked)
+    return _refreshed(req)
 
 
 def _resume(locked, actor, now):
@@ -358,7 +358,7 @@ def resume(req, actor):
         locked = _locked(req)
         _require(locked, [S.AWAITING_REQUESTER])
         _resume(locked, actor, timezone.now())
-    return _finish(req, locked)
+    return _refreshed(req)
 
 
 def post_message(req, author, body, *, internal=False, files=()):
@@ -409,7 +409,7 @@ def post_message(req, author, body, *, internal=False, files=()):
     except Exception:
         _discard(stored)
         raise
-    _finish(req, locked)
+    _refreshed(req)
     return message
 
 
@@ -486,7 +486,7 @@ def extend(req, actor, days, reason):
                 )
             ]
         )
-    return _finish(req, locked)
+    return _refreshed(req)
 
 
 def _close(locked, state, now):
@@ -519,7 +519,7 @@ def complete(req, actor, resolution):
                 )
             ]
         )
-    return _finish(req, locked)
+    return _refreshed(req)
 
 
 def remedy_text():
@@ -569,7 +569,7 @@ def refuse(req, actor, ground, reason):
                 )
             ]
         )
-    return _finish(req, locked)
+    return _refreshed(req)
 
 
 def withdraw(req, actor):
@@ -582,7 +582,7 @@ def withdraw(req, actor):
         _close(locked, S.WITHDRAWN, timezone.now())
         locked.save()
         _event(locked, E.WITHDRAWN, actor=actor)
-    return _finish(req, locked)
+    return _refreshed(req)
 
 
 REFUSAL_HELP = gettext_lazy(
