@@ -12,7 +12,8 @@ TEST_ENV := DJANGO_ENV_FILE=none DJANGO_SECRET_KEY=test-only-not-secret DJANGO_D
 	TEST_REDIS_URL=$(TEST_BROKER_URL) DJANGO_SECURE_COOKIES=false \
 	DJANGO_SECURE_SSL_REDIRECT=false EMAIL_URL=consolemail:// DATABASE_CONN_MAX_AGE=0 \
 	FIELD_ENCRYPTION_KEYS=u-b8A7wpS1LgPN2znKoRGQxCSm3XO24Q7qHFF-IWr0U= \
-	BLIND_INDEX_KEY=test-only-blind-index-key-not-a-secret
+	BLIND_INDEX_KEY=test-only-blind-index-key-not-a-secret \
+	DELETION_CERTIFICATE_KEYS=yrVgsX0RdHPAoTei1d0-yXGoXmfhIJgfM1xwpOd2Ye4
 
 .PHONY: run test lint format migrate seed services clean env-file
 
@@ -30,13 +31,15 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 
 # A local .env for `make run`: debug on, random secrets, SQLite and the embedded broker.
 # An older .env without encryption keys gets them appended.
-KEYGEN = $(BIN)/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'
-TOKEN = $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))'
+KEYGEN = $(BIN)/python scripts/keygen.py fernet
+TOKEN = $(PYTHON) scripts/keygen.py token
+SIGNKEYGEN = $(BIN)/python scripts/keygen.py ed25519
 env-file: $(VENV)/.installed
 	@test -f .env || { echo "Creating .env for local use (see .env.example for every setting)"; \
 	  printf 'DJANGO_DEBUG=true\nDJANGO_SECRET_KEY="%s"\n' "$$($(TOKEN))" > .env; }
 	@grep -q '^FIELD_ENCRYPTION_KEYS=' .env || printf 'FIELD_ENCRYPTION_KEYS=%s\n' "$$($(KEYGEN))" >> .env
 	@grep -q '^BLIND_INDEX_KEY=' .env || printf 'BLIND_INDEX_KEY=%s\n' "$$($(TOKEN))" >> .env
+	@grep -q '^DELETION_CERTIFICATE_KEYS=' .env || printf 'DELETION_CERTIFICATE_KEYS=%s\n' "$$($(SIGNKEYGEN))" >> .env
 
 migrate: $(VENV)/.installed env-file
 	$(BIN)/python manage.py migrate --noinput

@@ -35,3 +35,11 @@ class AccountsConfig(AppConfig):
         )
         auditlog.register(VerificationDocument, exclude_fields=["file"])
         auditlog.register(GuardianConsent)
+
+        from django.contrib.auth.signals import user_logged_in, user_logged_out
+
+        from .sessions import forget_session, remember_session
+
+        # Every session a user signs in with is known, so all can be ended at once (RGT-3).
+        user_logged_in.connect(remember_session, dispatch_uid="accounts.remember_session")
+        user_logged_out.connect(forget_session, dispatch_uid="accounts.forget_session")

@@ -58,7 +58,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         ENGLISH = "en", _("English")
         CHINESE = "zh-hans", _("Simplified Chinese")
 
-    phone = PhoneNumberField(_("mobile phone"), unique=True)
+    # Empty only on the tombstone an erased account leaves behind (RGT-3).
+    phone = PhoneNumberField(_("mobile phone"), unique=True, null=True)
     email = models.EmailField(
         _("e-mail address"),
         blank=True,
@@ -84,6 +85,16 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+    erased_at = models.DateTimeField(
+        _("erased at"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "Set when the account was deleted: the row stays as a tombstone without identifiers, "
+            "so that records kept by law still point somewhere."
+        ),
+    )
 
     objects = UserManager()
 
@@ -99,10 +110,19 @@ class User(AbstractBaseUser, PermissionsMixin):
                 name="accounts_user_email_ci_unique",
                 violation_error_message=_("An account with this e-mail address already exists."),
             ),
+            # Only a tombstone has no phone number.
+            models.CheckConstraint(
+                condition=Q(phone__isnull=False) | Q(erased_at__isnull=False),
+                name="accounts_user_phone_unless_erased",
+            ),
         ]
 
     def __str__(self):
         return f"U-{self.pk or 0:06d}"
+
+    @property
+    def is_erased(self):
+        return self.erased_at is not None
 
     def clean(self):
         super().clean()
@@ -113,6 +133,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def contact_label(self):
         """What staff see to recognise a requester: e-mail if given, else the phone number."""
+        if self.is_erased:
+            return str(_("deleted account %(ref)s") % {"ref": self})
         return self.email or str(self.phone)
 
 
@@ -128,6 +150,8 @@ class PhoneCode(models.Model):
     class Purpose(models.TextChoices):
         LOGIN = "login", _("sign in")
         SIGNUP = "signup", _("sign up")
+        NEW_PHONE = "new_phone", _("confirm a new phone number")
+        REAUTH = "reauth", _("confirm it is you")
 
     phone = PhoneNumberField(_("phone"))
     purpose = models.CharField(_("purpose"), max_length=10, choices=Purpose.choices)
@@ -154,6 +178,23 @@ class PhoneCode(models.Model):
     @staticmethod
     def generate() -> str:
         return f"{secrets.randbelow(1_000_000):06d}"
+
+
+class UserSession(models.Model):
+    """Which sessions belong to which user, so that all of a user's sessions can be ended at
+    once (account deletion, RGT-3) without decoding every session in the table."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("signed-in session")
+        verbose_name_plural = _("signed-in sessions")
+        indexes = [models.Index(fields=["user"], name="usersession_user_idx")]
+
+    def __str__(self):
+        return f"Session #{self.pk}"
 
 
 # --- Real-name verification (VER-1..4) and guardians (MIN-1) -----------------------------------

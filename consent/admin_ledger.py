@@ -28,6 +28,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from lib.registry import registry
 from privacyportal.admin_site import EvidenceAdminMixin
 
 from . import ledger
@@ -70,8 +71,30 @@ class PurposeAdmin(admin.ModelAdmin):
         return ("code",) if obj is not None else ()
 
 
+class RecipientForm(forms.ModelForm):
+    """The data categories as ticks of the registry's categories, never free text."""
+
+    data_categories = forms.MultipleChoiceField(
+        label=_("data categories received"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=Recipient._meta.get_field("data_categories").help_text,
+    )
+
+    class Meta:
+        model = Recipient
+        fields = ["data_categories"]  # the admin adds the others
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["data_categories"].choices = [
+            (c.code, c.label) for c in registry.subject_categories()
+        ]
+
+
 @admin.register(Recipient)
 class RecipientAdmin(admin.ModelAdmin):
+    form = RecipientForm
     list_display = (
         "name",
         "legal_entity",

@@ -237,6 +237,15 @@ class Recipient(models.Model):
     purposes = models.ManyToManyField(
         Purpose, blank=True, related_name="recipients", verbose_name=_("purposes")
     )
+    data_categories = models.JSONField(
+        _("data categories received"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "Which categories of the personal-data registry this recipient receives: the data "
+            "export and the records of processing list the recipient under them."
+        ),
+    )
     active_from = models.DateField(_("active from"), default=timezone.localdate)
     active_to = models.DateField(_("active until"), null=True, blank=True)
 

@@ -155,6 +155,7 @@ def recipients_at(moment) -> list[dict]:
             "country": r.country.upper(),
             "abroad": r.abroad,
             "purposes": sorted(p.code for p in r.purposes.all()),
+            "categories": sorted(r.data_categories or []),
             "active_from": r.active_from.isoformat(),
             "active_to": r.active_to.isoformat() if r.active_to else None,
         }

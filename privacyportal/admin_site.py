@@ -75,8 +75,25 @@ class PortalAdminSite(admin.AdminSite):
     index_template = "admin/portal_index.html"
     login_form = StaffLoginForm
 
+    def get_urls(self):
+        from django.urls import path
+
+        from lifecycle.admin import personal_data_map_view
+
+        return [
+            path(
+                "personal-data-map/",
+                self.admin_view(lambda request: personal_data_map_view(request, self)),
+                name="personal_data_map",
+            ),
+            *super().get_urls(),
+        ]
+
     def index(self, request, extra_context=None):
         extra_context = extra_context or {}
         if request.user.has_perm("requests.view_datasubjectrequest"):
             extra_context["cockpit"] = cockpit_counts()
+        extra_context["can_see_processing_records"] = request.user.has_perm(
+            "lifecycle.view_processing_records"
+        )
         return super().index(request, extra_context)

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "requests.apps.RequestsConfig",
     "consent",
     "notifications",
+    "lifecycle",
 ]
 
 MIDDLEWARE = [
@@ -69,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.UserLanguageMiddleware",
+    "lifecycle.middleware.PendingDeletionMiddleware",  # offer to cancel a deletion (RGT-3)
     "consent.middleware.PolicyConsentMiddleware",  # re-consent interstitial + notice (POL-1)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -194,6 +196,25 @@ VERIFICATION_FOUR_EYES_ENTERPRISE = env.bool("VERIFICATION_FOUR_EYES_ENTERPRISE"
 CHILD_AGE = 14  # under this, a guardian's verified consent is required (MIN-1)
 ADULT_AGE = 18  # under this, the account center shows the guidance for minors
 
+# --- Carrying out requests: exports, erasure, account deletion (RGT-1..3, RET-3) ----------------
+# Exports (ZIP files, stored encrypted) are deleted this many days after they are ready.
+EXPORT_ROOT = env.path("EXPORT_ROOT", default=VAR_DIR / "exports")
+EXPORT_RETENTION_DAYS = env.int("EXPORT_RETENTION_DAYS", default=7)
+# Days between asking for the account's deletion and carrying it out; signing in cancels.
+ACCOUNT_DELETION_COOLING_OFF_DAYS = env.int("ACCOUNT_DELETION_COOLING_OFF_DAYS", default=15)
+# How long backups are kept: erased data may live on in them until then (RET-3).
+BACKUP_RETENTION_DAYS = env.int("BACKUP_RETENTION_DAYS", default=30)
+# Ed25519 private keys (base64, newest first) that sign deletion certificates. No default:
+# production fails at start-up without one; `make run` writes one into .env.
+DELETION_CERTIFICATE_KEYS = [
+    k.strip()
+    for k in env_secret("DELETION_CERTIFICATE_KEYS", default=dev_default("")).split(",")
+    if k.strip()
+]
+# A minor's data is deleted on a shorter clock (MIN-2).
+MINOR_DELETION_SLA_DAYS = env.int("MINOR_DELETION_SLA_DAYS", default=5)
+MINOR_DELETION_SLA_CALENDAR = env.str("MINOR_DELETION_SLA_CALENDAR", default="workdays")
+
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
@@ -286,6 +307,22 @@ CELERY_BEAT_SCHEDULE = {
     "resume-campaigns": {
         "task": "consent.tasks.resume_campaigns",
         "schedule": crontab(minute="*/5"),
+    },
+    "resume-exports": {
+        "task": "lifecycle.tasks.resume_exports",
+        "schedule": crontab(minute="*/5"),
+    },
+    "purge-expired-exports": {
+        "task": "lifecycle.tasks.purge_expired_exports",
+        "schedule": crontab(minute=10),
+    },
+    "run-due-deletions": {
+        "task": "lifecycle.tasks.run_due_deletions",
+        "schedule": crontab(minute="*/15"),
+    },
+    "remove-pending-files": {
+        "task": "lifecycle.tasks.remove_pending_files",
+        "schedule": crontab(minute=40),
     },
 }
 DJANGO_CELERY_BEAT_TZ_AWARE = True

@@ -9,6 +9,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("account/requests/", include("requests.urls")),
+    # Before accounts and consent: /account/data/, /account/delete/, /privacy/certificate/.
+    path("", include("lifecycle.urls")),
     path("account/", include("accounts.urls")),
     path("privacy/", include("consent.urls")),
 ]

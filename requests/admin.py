@@ -19,7 +19,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import workflow
+from . import fulfilment, workflow
 from .attachments import attachments_total
 from .forms import (
     AskRequesterForm,
@@ -155,6 +155,21 @@ class StaffRequestForm(forms.ModelForm):
             "received_at": _("When the request reached us: the deadline counts from then."),
         }
 
+    def clean(self):
+        cleaned = super().clean()
+        self.details = {}
+        kind, requester = cleaned.get("kind"), cleaned.get("requester")
+        if kind and requester and not self.errors:
+            try:
+                self.details = fulfilment.clean_details(kind, requester, cleaned, staff=True)
+            except forms.ValidationError as exc:
+                if hasattr(exc, "error_dict"):
+                    for name, errors in exc.error_dict.items():
+                        self.add_error(name if name in self.fields else None, errors)
+                else:
+                    self.add_error(None, exc)
+        return cleaned
+
     def clean_received_at(self):
         value = self.cleaned_data["received_at"]
         if value and value > timezone.now() + timedelta(minutes=5):
@@ -164,6 +179,11 @@ class StaffRequestForm(forms.ModelForm):
                 _("The time of receipt cannot be more than a year ago; check the date.")
             )
         return value
+
+
+def specific_fields():
+    """The extra questions of every kind, without the phone-code field staff cannot use."""
+    return {k: v for k, v in fulfilment.all_form_fields().items() if k != "phone_code"}
 
 
 # --- Actions on the request page ------------------------------------------------------------------
@@ -216,7 +236,8 @@ TRANSITIONS = {
 
 
 def available_actions(req, now=None):
-    """Which buttons the request page shows, in order."""
+    """Which buttons the request page shows, in order: the kind's own steps (e.g. "Complete
+    with export", from ``requests.fulfilment``) first."""
     now = now or timezone.now()
     actions = {
         RequestState.SUBMITTED: ["start", "ask", "extend", "refuse"],
@@ -227,7 +248,30 @@ def available_actions(req, now=None):
     passed = req.due_at <= now and req.state != RequestState.AWAITING_REQUESTER
     if req.extended_at is not None or passed:
         actions = [a for a in actions if a != "extend"]
-    return actions
+    if fulfilment.replaces_complete(req):
+        actions = [a for a in actions if a != "complete"]
+    return [a.name for a in fulfilment.actions(req)] + actions
+
+
+def action_spec(req, name):
+    """The step ``name`` of the request page: a built-in transition or the kind's own."""
+    if name in TRANSITIONS:
+        return TRANSITIONS[name]
+    for action in fulfilment.actions(req):
+        if action.name == name:
+            return {
+                "title": action.title,
+                "help": action.help,
+                "form": action.form,
+                "run": action.run,
+                "done": action.done,
+                "takes_request": True,
+            }
+    return None
+
+
+def _own(req):
+    return [a.name for a in fulfilment.actions(req)]
 
 
 # --- The admin ----------------------------------------------------------------------------------
@@ -382,12 +426,27 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return ((None, {"fields": StaffRequestForm.Meta.fields}),)
+            return (
+                (None, {"fields": StaffRequestForm.Meta.fields}),
+                (
+                    _("What is asked"),
+                    {
+                        "fields": list(specific_fields()),
+                        "description": _(
+                            "Only for the kinds that ask for it: fields to correct, purposes to "
+                            "withdraw, categories to delete. A new phone number can only be asked "
+                            "for in the account center (it is confirmed by a code)."
+                        ),
+                    },
+                ),
+            )
         return self.fieldsets_change
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
-            kwargs["form"] = StaffRequestForm
+            # The questions of every kind (which fields, purposes, categories): only those of
+            # the chosen kind are checked.
+            kwargs["form"] = type("StaffRequestForm", (StaffRequestForm,), specific_fields())
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
@@ -404,6 +463,7 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if not change:
             obj.entered_by = request.user
+            obj.details = getattr(form, "details", {})
             try:
                 workflow.save_new_request(obj)
             except workflow.TransitionError as exc:
@@ -492,8 +552,10 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
                     "request_files": req.attachments.filter(message__isnull=True),
                     "events": req.events.select_related("actor"),
                     "actions_available": [
-                        (a, TRANSITIONS[a]["title"]) for a in available_actions(req)
+                        (a, action_spec(req, a)["title"]) for a in available_actions(req)
                     ],
+                    "asked": fulfilment.describe(req),
+                    "plan": fulfilment.plan(req) if req.is_open else [],
                     "message_form": StaffMessageForm(existing_total=0) if req.is_open else None,
                     "can_act": self.has_change_permission(request, req),
                 }
@@ -507,10 +569,10 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
         return req
 
     def transition_view(self, request, pk, action):
-        if action not in TRANSITIONS:
-            raise PermissionDenied
-        spec = TRANSITIONS[action]
         req = self._get_for_action(request, pk)
+        spec = action_spec(req, action)
+        if spec is None:
+            raise PermissionDenied
         change_url = reverse("admin:requests_datasubjectrequest_change", args=[req.pk])
         if action not in available_actions(req):
             messages.error(
@@ -519,7 +581,10 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
                 % {"action": spec["title"]},
             )
             return redirect(change_url)
-        form = spec["form"](request.POST or None)
+        if spec.get("takes_request"):
+            form = spec["form"](request.POST or None, req=req)
+        else:
+            form = spec["form"](request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
                 spec["run"](req, request.user, form.cleaned_data)
@@ -547,7 +612,9 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
                     formats.date_format(timezone.localtime(req.due_at), "DATETIME_FORMAT")
                     + (f" ({_('provisional')})" if req.due_provisional else ""),
                 ),
+                *fulfilment.describe(req),
             ],
+            "notices": fulfilment.plan(req) if action in ("complete", *_own(req)) else [],
         }
         return TemplateResponse(request, "admin/confirm_action.html", context)
 

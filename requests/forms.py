@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.utils.translation import gettext_lazy as _
 
+from . import fulfilment
 from .attachments import validate_uploads
 from .models import RefusalGround, RequestKind
 
@@ -57,9 +58,38 @@ class NewRequestForm(AttachmentsMixin, forms.Form):
     )
     attachments = MultipleFileField(label=_("Attachments"))
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, requester=None, kind=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.requester = requester
         self.fields["attachments"].help_text = attachment_help()
+        # The kind's own questions (which fields, purposes or categories), from its handler.
+        self.kind = self.data.get("kind") if self.is_bound else kind
+        if self.kind not in RequestKind.values:
+            self.kind = None
+        if self.kind and not self.is_bound:
+            self.initial["kind"] = self.kind
+        self.specific = list(fulfilment.form_fields(self.kind)) if self.kind else []
+        for name, form_field in fulfilment.form_fields(self.kind).items() if self.kind else ():
+            self.fields[name] = form_field
+        self.order_fields(["kind", *self.specific, "subject", "description", "attachments"])
+        self.details = {}
+
+    def specific_fields(self):
+        return [self[name] for name in self.specific]
+
+    def clean(self):
+        cleaned = super().clean()
+        kind = cleaned.get("kind")
+        if kind and not self.errors:
+            try:
+                self.details = fulfilment.clean_details(kind, self.requester, cleaned)
+            except forms.ValidationError as exc:
+                if hasattr(exc, "error_dict"):
+                    for name, errors in exc.error_dict.items():
+                        self.add_error(name if name in self.fields else None, errors)
+                else:
+                    self.add_error(None, exc)
+        return cleaned
 
 
 class ReplyForm(AttachmentsMixin, forms.Form):

@@ -122,6 +122,15 @@ class DataSubjectRequest(models.Model):
     )
     subject = models.CharField(_("subject"), max_length=200)
     description = models.TextField(_("description"), max_length=10_000)
+    details = models.JSONField(
+        _("what is asked"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            "The specifics of the request: fields to correct and their new values, purposes to "
+            "withdraw, categories to delete."
+        ),
+    )
 
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
     acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)

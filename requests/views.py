@@ -11,10 +11,10 @@ from django.views.decorators.http import require_http_methods
 
 from audit.downloads import serve_private_file
 
-from . import workflow
+from . import fulfilment, workflow
 from .attachments import attachments_total
 from .forms import NewRequestForm, ReplyForm
-from .models import Attachment, DataSubjectRequest
+from .models import Attachment, DataSubjectRequest, RequestKind
 
 PAGE_SIZE = 20
 
@@ -37,7 +37,20 @@ def request_list(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def request_new(request):
-    form = NewRequestForm(request.POST or None, request.FILES or None)
+    form = NewRequestForm(
+        request.POST or None,
+        request.FILES or None,
+        requester=request.user,
+        kind=request.GET.get("kind"),
+    )
+    # A kind's extra button (e.g. "Send code" to a new phone number) acts and shows the form
+    # again with what was typed; it files nothing.
+    for name, act in fulfilment.buttons(form.kind).items():
+        if request.method == "POST" and name in request.POST:
+            ok, text = act(request, form)
+            (messages.info if ok else messages.error)(request, text)
+            form = NewRequestForm(requester=request.user, kind=form.kind, initial=_typed(form))
+            return render(request, "requests/new.html", _new_context(form))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         req = workflow.file_request(
@@ -46,6 +59,7 @@ def request_new(request):
             subject=data["subject"],
             description=data["description"],
             files=data["attachments"],
+            details=form.details,
         )
         messages.success(
             request,
@@ -53,7 +67,28 @@ def request_new(request):
             % {"ref": req.reference, "due": workflow.local_date(req.due_at)},
         )
         return redirect("requests:detail", reference=req.reference)
-    return render(request, "requests/new.html", {"form": form})
+    return render(request, "requests/new.html", _new_context(form))
+
+
+def _typed(form):
+    """What the person typed, to show the form again after an extra button."""
+    typed = {}
+    for name, field in form.fields.items():
+        if name == "attachments":
+            continue
+        value = field.widget.value_from_datadict(form.data, form.files, form.add_prefix(name))
+        if value not in (None, "", []):
+            typed[name] = value
+    return typed
+
+
+def _new_context(form):
+    return {
+        "form": form,
+        "kinds": RequestKind.choices,
+        "chosen_kind": form.kind,
+        "send_code": "send_phone_code" in fulfilment.buttons(form.kind),
+    }
 
 
 @login_required
@@ -97,6 +132,7 @@ def request_detail(request, reference):
             "events": events,
             "request_files": request_files,
             "remedy": workflow.remedy_text() if req.state == "refused" else "",
+            "asked": fulfilment.describe(req),
         },
     )
 

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from notifications.services import Draft, enqueue, render
 
+from . import fulfilment
 from .attachments import store_attachments
 from .clock import current_policy
 from .models import (
@@ -138,12 +139,15 @@ def file_request(
     entered_by=None,
     received_at=None,
     files=(),
+    details=None,
 ):
-    """File a request from the account center, or for staff recording one received elsewhere."""
+    """File a request from the account center, or for staff recording one received elsewhere.
+    ``details`` are the kind's specifics, already checked by ``fulfilment.clean_details``."""
     req = DataSubjectRequest(
         kind=kind,
         subject=subject,
         description=description,
+        details=details or {},
         channel=channel,
         requester=requester,
         entered_by=entered_by,
@@ -163,7 +167,7 @@ def save_new_request(req, files=()):
         req.received_at = now
     if req.received_at > now + timedelta(minutes=5):
         raise TransitionError(_("The time of receipt cannot be in the future."))
-    deadline = current_policy().deadline(req.received_at)
+    deadline = current_policy(req.kind).deadline(req.received_at)
     req.due_at = req.original_due_at = deadline.due_at
     req.due_provisional = deadline.provisional
     req.state = S.SUBMITTED
@@ -293,7 +297,7 @@ def ask_requester(req, actor, question):
 
 def _resume(locked, actor, now):
     """Restart the clock after a pause: the deadline moves by the days spent waiting."""
-    policy = current_policy()
+    policy = current_policy(locked.kind)
     waited = policy.units_between(locked.paused_at, now)
     old_due = locked.due_at
     if waited:
@@ -433,7 +437,7 @@ def extend(req, actor, days, reason):
         now = timezone.now()
         if locked.extended_at is not None:
             raise TransitionError(_("This request has already been extended once."))
-        policy = current_policy()
+        policy = current_policy(locked.kind)
         if effective_due_at(locked, policy, now) <= now:
             raise TransitionError(
                 _(
@@ -491,20 +495,30 @@ def extend(req, actor, days, reason):
 
 def _close(locked, state, now):
     # Closed while paused: the days spent waiting for the requester do not count against us.
-    locked.answered_on_time = now <= effective_due_at(locked, current_policy(), now)
+    locked.answered_on_time = now <= effective_due_at(locked, current_policy(locked.kind), now)
     locked.state = state
     locked.closed_at = now
     locked.paused_at = None
 
 
-def complete(req, actor, resolution):
-    """Answer the request (in progress -> completed)."""
+def complete(req, actor, resolution, data=None):
+    """Answer the request (in progress -> completed), carrying it out first.
+
+    What the request asked for (an export, corrections, withdrawals, erasure, account deletion)
+    is done by its kind's handler (``requests.fulfilment``) in the same transaction: if that
+    fails, nothing is changed and the request stays in progress. The handler's report of what
+    was done (and what is kept, and why) is added to the answer. ``data`` carries the handler's
+    inputs from the admin form (e.g. the decision on each correction).
+    """
     resolution = (resolution or "").strip()
     if not resolution:
         raise TransitionError(_("Write the answer the requester will receive."))
     with transaction.atomic():
         locked = _locked(req)
         _require(locked, [S.IN_PROGRESS])
+        outcome = fulfilment.execute(locked, actor, data).strip()
+        if outcome:
+            resolution = f"{resolution}\n\n{outcome}"
         _close(locked, S.COMPLETED, timezone.now())
         locked.resolution = resolution
         locked.save()
@@ -572,8 +586,8 @@ def refuse(req, actor, ground, reason):
     return _refreshed(req)
 
 
-def withdraw(req, actor):
-    """The requester withdraws their own request."""
+def withdraw(req, actor, detail=""):
+    """The requester withdraws their own request (also when their account is deleted)."""
     with transaction.atomic():
         locked = _locked(req)
         if actor.pk != locked.requester_id:
@@ -581,7 +595,7 @@ def withdraw(req, actor):
         _require(locked, OPEN_STATES)
         _close(locked, S.WITHDRAWN, timezone.now())
         locked.save()
-        _event(locked, E.WITHDRAWN, actor=actor)
+        _event(locked, E.WITHDRAWN, actor=actor, detail=detail)
     return _refreshed(req)
 
 

@@ -18,6 +18,7 @@ def _isolated_settings(settings, tmp_path):
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.SENSITIVE_MEDIA_ROOT = str(tmp_path / "documents")
+    settings.EXPORT_ROOT = str(tmp_path / "exports")
     settings.SMS_BACKEND = "accounts.sms.MemorySmsBackend"
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.LANGUAGE_CODE = "en"

@@ -131,6 +131,10 @@ def one_of_each(admin_user, user, staff):
     )
     AccessLog.objects.create(**access)
     AccessFailureLog.objects.create(**access)
+    from lifecycle import deletion, exports
+
+    exports.request_export(user)
+    deletion.delete_now(UserFactory())  # an account deletion and its erasure record
     assert Notification.objects.exists()
     assert AuditLogEntry.objects.exists()
     return req
@@ -461,6 +465,7 @@ def _add_form(requester, received_at):
         "received_at_1": local.strftime("%H:%M:%S"),
         "subject": "Please delete my data",
         "description": "Sent by e-mail to the DPO.",
+        "categories": ["profile"],  # what a deletion request asks for (RGT-2)
         "_save": "Save",
     }
 

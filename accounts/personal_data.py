@@ -1,0 +1,330 @@
+"""What the accounts app holds about people (the personal-data registry, DESIGN.md).
+
+Users, SMS codes, sessions, django-axes' sign-in logs, real-name verification and guardians'
+consents. Read by export, erasure, correction and the records of processing.
+"""
+
+from django.contrib.auth.hashers import make_password
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from phonenumber_field.phonenumber import to_python
+
+from lib.registry import (
+    ANONYMISE,
+    BLANK,
+    BY_REQUEST,
+    DELETE,
+    ERASED,
+    KEEP,
+    REPLACE,
+    SELF,
+    Field,
+    Keep,
+    actor,
+    registry,
+)
+
+# --- Categories ---------------------------------------------------------------------------------
+
+registry.category(
+    "account",
+    _("Account"),
+    _("Your mobile number, date of birth, language and the dates you joined and last signed in."),
+    _("Necessary to provide the service you signed up for (PIPL art. 13(2))."),
+    _("As long as the account exists; erased when it is deleted."),
+)
+registry.category(
+    "profile",
+    _("Optional profile"),
+    _("The e-mail address and username you chose to add."),
+    _("Your consent when you added them (PIPL art. 13(1)); you can remove them at any time."),
+    _("Until you remove them or delete the account."),
+    erasable_on_request=True,
+)
+registry.category(
+    "sms_codes",
+    _("Sign-in codes"),
+    _("One-time codes sent to your phone, with the network address that asked for them."),
+    _("Necessary to sign you in securely (PIPL art. 13(2))."),
+    _("A day after the code was sent."),
+    erasable_on_request=True,
+)
+registry.category(
+    "sessions",
+    _("Sessions"),
+    _("The sessions that keep you signed in on your devices."),
+    _("Necessary to provide the service (PIPL art. 13(2))."),
+    _("Until you sign out or the session expires (two weeks)."),
+    erasable_on_request=True,
+)
+registry.category(
+    "access_logs",
+    _("Sign-in logs"),
+    _("Sign-in attempts: the identifier typed, network address, browser and time."),
+    _(
+        "Legal obligation: network logs are kept for at least six months "
+        "(Cybersecurity Law art. 21(3))."
+    ),
+    _("Six months after the attempt; the phone or e-mail is removed when the account is deleted."),
+)
+registry.category(
+    "verification",
+    _("Real-name verification"),
+    _(
+        "Your legal name, identity document number, student ID and institution, or your company's "
+        "name, credit code, legal representative and bank account."
+    ),
+    _("Legal obligation to verify real identities (Cybersecurity Law art. 24), and your consent."),
+    _("As long as the account exists; erased when it is deleted or on request."),
+    erasable_on_request=True,
+)
+registry.category(
+    "verification_documents",
+    _("Identity documents"),
+    _("The images of identity cards, passports, student IDs or business licences you uploaded."),
+    _("Legal obligation to verify real identities (Cybersecurity Law art. 24), and your consent."),
+    _("30 days after the decision on the verification."),
+    erasable_on_request=True,
+)
+registry.category(
+    "guardian",
+    _("Guardian's consent"),
+    _("For a child under 14: the guardian's name, phone number and relationship."),
+    _("Legal obligation: a guardian's consent for children under 14 (PIPL art. 31)."),
+    _("As long as the account exists; the record of the consent, without names, 3 years more."),
+)
+
+THREE_YEARS = 3 * 365
+
+
+def _plausible_birth_date(value):
+    """The same checks as at sign-up: not in the future, not more than 130 years ago."""
+    from django.core.exceptions import ValidationError
+
+    today = timezone.localdate()
+    if value and value > today:
+        raise ValidationError(_("The date of birth cannot be in the future."))
+    if value and value.year < today.year - 130:
+        raise ValidationError(_("Please check the year of birth."))
+
+
+def _tombstone_ref(context):
+    return f"erased:{context.user.pk}"
+
+
+# --- Users and sign-in ----------------------------------------------------------------------------
+
+registry.declare(
+    "accounts.User",
+    "account",
+    owner="pk",
+    erase=ANONYMISE,
+    keep=Keep(
+        _(
+            "A row without identifiers (a tombstone) stays, so that the records kept by law "
+            "(requests, the consent ledger) still point to an account."
+        )
+    ),
+    fields=(
+        Field("phone", erase=BLANK, correct=BY_REQUEST),
+        Field("date_of_birth", erase=BLANK, correct=BY_REQUEST, validate=_plausible_birth_date),
+        Field("email", category="profile", erase=BLANK, correct=SELF),
+        Field("username", category="profile", erase=BLANK, correct=SELF),
+        Field("preferred_language", erase=KEEP, correct=SELF, keep=Keep(_("Not identifying."))),
+        Field("last_login", erase=BLANK),
+        Field("date_joined", erase=KEEP, keep=Keep(_("Not identifying."))),
+        Field(
+            "password", erase=REPLACE, replacement=lambda context: make_password(None), export=False
+        ),
+        Field("is_active", erase=REPLACE, replacement=False, export=False),
+        Field("erased_at", erase=REPLACE, replacement=lambda context: context.now, export=False),
+    ),
+    context=("id",),
+)
+
+registry.declare(
+    "accounts.UserSession",
+    "sessions",
+    owner="user_id",
+    erase=DELETE,
+    fields=(Field("user", export=False), Field("created_at")),
+)
+
+
+def _sessions_of(user):
+    from .sessions import sessions_of
+
+    return sessions_of(user)
+
+
+registry.declare(
+    "sessions.Session",
+    "sessions",
+    rows=_sessions_of,
+    erase=DELETE,
+    fields=(Field("session_data", export=False), Field("expire_date")),
+)
+
+
+def _codes_of(user):
+    from .models import PhoneCode
+
+    if not user.phone:
+        return PhoneCode.objects.none()
+    return PhoneCode.objects.filter(phone=str(user.phone))
+
+
+registry.declare(
+    "accounts.PhoneCode",
+    "sms_codes",
+    rows=_codes_of,
+    erase=DELETE,
+    fields=(
+        Field("phone"),
+        Field("ip_address"),
+        Field("created_at"),
+        Field("used_at"),
+    ),
+    context=("purpose",),
+)
+
+
+def sign_in_identifiers(user) -> list[str]:
+    """What django-axes records as the username: the E.164 phone and the lower-case e-mail
+    (``accounts.backends.axes_username``)."""
+    identifiers = []
+    if user.phone:
+        number = to_python(str(user.phone))
+        identifiers.append(number.as_e164 if number is not None else str(user.phone))
+    if user.email:
+        identifiers.append(user.email.lower())
+    return identifiers
+
+
+def _axes_rows(model_label):
+    def rows(user):
+        from django.apps import apps
+
+        return apps.get_model(model_label).objects.filter(username__in=sign_in_identifiers(user))
+
+    return rows
+
+
+_AXES_KEEP = Keep(
+    _("Network logs are kept for six months (Cybersecurity Law art. 21(3))."), days=183
+)
+_axes_fields = (
+    Field("username", erase=REPLACE, replacement=_tombstone_ref),
+    Field("ip_address", erase=KEEP, keep=_AXES_KEEP),
+    Field("user_agent", erase=KEEP, keep=_AXES_KEEP),
+    Field("attempt_time", erase=KEEP),
+)
+_axes_not_personal = {
+    "http_accept": "the browser's Accept header",
+    "path_info": "the sign-in page's path",
+}
+
+registry.declare(
+    "axes.AccessAttempt",
+    "access_logs",
+    rows=_axes_rows("axes.AccessAttempt"),
+    erase=ANONYMISE,
+    keep=_AXES_KEEP,
+    fields=(
+        *_axes_fields,
+        # What was posted, passwords masked by django-axes; it may hold the identifier typed.
+        Field("get_data", erase=BLANK, export=False),
+        Field("post_data", erase=BLANK, export=False),
+    ),
+    not_personal=_axes_not_personal,
+)
+registry.declare(
+    "axes.AccessLog",
+    "access_logs",
+    rows=_axes_rows("axes.AccessLog"),
+    erase=ANONYMISE,
+    keep=_AXES_KEEP,
+    fields=(*_axes_fields, Field("logout_time", erase=KEEP)),
+    not_personal={**_axes_not_personal, "session_hash": "a hash of a session key"},
+)
+registry.declare(
+    "axes.AccessFailureLog",
+    "access_logs",
+    rows=_axes_rows("axes.AccessFailureLog"),
+    erase=ANONYMISE,
+    keep=_AXES_KEEP,
+    fields=_axes_fields,
+    not_personal=_axes_not_personal,
+)
+registry.not_personal(
+    "axes.AccessAttemptExpiration", "only the expiry time of a lockout, linked to the attempt"
+)
+registry.not_personal("auth.Group", "names of staff roles")
+registry.not_personal("contenttypes.ContentType", "names of the portal's tables")
+registry.not_personal("auth.Permission", "names of permissions")
+
+
+# --- Real-name verification and guardians ---------------------------------------------------------
+
+registry.declare(
+    "accounts.Verification",
+    "verification",
+    owner="user_id",
+    erase=DELETE,
+    fields=(
+        Field("legal_name"),
+        Field("document_number"),
+        Field("student_id"),
+        Field("institution"),
+        Field("company_name"),
+        Field("credit_code"),
+        Field("legal_rep_name"),
+        Field("legal_rep_id_number"),
+        Field("bank_name"),
+        Field("bank_branch"),
+        Field("bank_account"),
+        Field("rejection_reason"),
+        Field("user", export=False),
+        actor("first_approved_by"),
+        actor("decided_by"),
+    ),
+    context=("id", "kind", "status", "document_type", "submitted_at", "decided_at"),
+)
+
+registry.declare(
+    "accounts.VerificationDocument",
+    "verification_documents",
+    owner="verification__user_id",
+    erase=ANONYMISE,
+    keep=Keep(
+        _("The hash and kind of a deleted document stay with the verification decision."),
+    ),
+    fields=(
+        Field("file", erase=BLANK),
+        Field("purged_at", erase=REPLACE, replacement=lambda context: context.now),
+    ),
+    context=("id", "verification_id", "kind", "content_type", "size", "sha256", "created_at"),
+    not_personal={"content_type": "the file's type (PNG, JPEG, PDF)"},
+    file_label="kind",
+    erase_order=50,  # before the verifications they belong to
+)
+
+registry.declare(
+    "accounts.GuardianConsent",
+    "guardian",
+    owner="child_id",
+    erase=ANONYMISE,
+    keep=Keep(
+        _("Proof that a guardian consented for a child (PIPL art. 31), without names."),
+        days=THREE_YEARS,
+    ),
+    fields=(
+        Field("guardian_name", erase=REPLACE, replacement=ERASED),
+        Field("guardian_phone", erase=REPLACE, replacement=""),
+        Field("relationship", erase=REPLACE, replacement=ERASED),
+        Field("note", erase=BLANK),
+        Field("child", export=False, erase=KEEP),
+        actor("verified_by"),
+    ),
+    context=("id", "status", "recorded_at", "verified_at"),
+)

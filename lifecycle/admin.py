@@ -1,0 +1,209 @@
+"""The DPO's view of exports, account deletions and the erasure ledger (read-only evidence), and
+the records of processing page (AUD-1, RGT-1..3, RET-3)."""
+
+import json
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from lib.registry import registry
+from privacyportal.admin_site import EvidenceAdminMixin
+
+from . import certificates, records
+from .models import AccountDeletion, DataExport, ErasureRecord
+
+
+def _category_labels(codes):
+    categories = registry.categories
+    return ", ".join(str(categories[c].label) if c in categories else c for c in codes or [])
+
+
+class BackupsFilter(admin.SimpleListFilter):
+    title = _("backups")
+    parameter_name = "backups"
+
+    def lookups(self, request, model_admin):
+        return [("live", _("May still hold the data")), ("expired", _("Expired"))]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "live":
+            return queryset.filter(backups_expire_at__gt=now)
+        if self.value() == "expired":
+            return queryset.filter(backups_expire_at__lte=now)
+        return queryset
+
+
+@admin.register(ErasureRecord)
+class ErasureRecordAdmin(EvidenceAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "created_at",
+        "reason",
+        "request_reference",
+        "account",
+        "categories_display",
+        "rows",
+        "files",
+        "actor",
+        "backups_display",
+    )
+    list_filter = ("reason", BackupsFilter)
+    list_select_related = ("actor",)
+    search_fields = ("=request_reference", "=subject_id")
+    show_full_result_count = False
+    ordering = ("-created_at", "-id")
+    fields = (
+        "created_at",
+        "reason",
+        "request_reference",
+        "account",
+        "categories_display",
+        "rows",
+        "files",
+        "actor",
+        "deletion",
+        "backups_expire_at",
+        "report_display",
+    )
+    readonly_fields = fields
+
+    @admin.display(description=_("account"), ordering="subject_id")
+    def account(self, obj):
+        return f"U-{obj.subject_id:06d}"
+
+    @admin.display(description=_("categories"))
+    def categories_display(self, obj):
+        return _category_labels(obj.categories)
+
+    @admin.display(description=_("backups"), ordering="backups_expire_at")
+    def backups_display(self, obj):
+        live = obj.backups_expire_at > timezone.now()
+        return format_html(
+            '<span class="{}">{}</span>',
+            "dsr-due dsr-due-soon" if live else "dsr-due dsr-due-ok",
+            (_("live until %(date)s") if live else _("expired %(date)s"))
+            % {"date": timezone.localtime(obj.backups_expire_at).date().isoformat()},
+        )
+
+    @admin.display(description=_("what was erased and kept"))
+    def report_display(self, obj):
+        return format_html(
+            '<pre class="prewrap">{}</pre>',
+            json.dumps(obj.report, indent=2, ensure_ascii=False),
+        )
+
+
+@admin.register(AccountDeletion)
+class AccountDeletionAdmin(EvidenceAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "user",
+        "status",
+        "channel",
+        "request_reference",
+        "requested_at",
+        "execute_after",
+        "executed_at",
+    )
+    list_filter = ("status", "channel")
+    list_select_related = ("user",)
+    search_fields = ("=code", "=request_reference", "=user__id")
+    raw_id_fields = ("user", "requested_by")
+    show_full_result_count = False
+    ordering = ("-requested_at", "-id")
+    fields = (
+        "user",
+        "status",
+        "channel",
+        "request_reference",
+        "requested_by",
+        "requested_at",
+        "execute_after",
+        "executed_at",
+        "cancelled_at",
+        "code",
+        "backups_expire_at",
+        "signature_display",
+        "certificate_display",
+    )
+    readonly_fields = fields
+
+    @admin.display(description=_("signature"))
+    def signature_display(self, obj):
+        if not obj.signature:
+            return "—"
+        ok = certificates.verify(obj.certificate, obj.signature, obj.key_id)
+        return format_html(
+            "{} ({} {})",
+            _("valid") if ok else _("NOT VALID"),
+            _("key"),
+            obj.key_id,
+        )
+
+    @admin.display(description=_("certificate"))
+    def certificate_display(self, obj):
+        if not obj.certificate:
+            return "—"
+        return format_html(
+            '<pre class="prewrap">{}</pre>',
+            json.dumps(obj.certificate, indent=2, ensure_ascii=False),
+        )
+
+
+@admin.register(DataExport)
+class DataExportAdmin(EvidenceAdminMixin, admin.ModelAdmin):
+    """Exports are built for users and downloaded by them only; staff see the record."""
+
+    list_display = (
+        "__str__",
+        "user",
+        "request",
+        "status",
+        "progress",
+        "requested_at",
+        "finished_at",
+        "expires_at",
+        "downloads",
+    )
+    list_filter = ("status",)
+    list_select_related = ("user", "request")
+    search_fields = ("=request__reference", "=user__id")
+    raw_id_fields = ("user", "request", "requested_by")
+    show_full_result_count = False
+    ordering = ("-requested_at", "-id")
+    exclude = ("file", "answer")
+    readonly_fields = (
+        "user",
+        "request",
+        "requested_by",
+        "status",
+        "progress",
+        "attempts",
+        "requested_at",
+        "started_at",
+        "finished_at",
+        "expires_at",
+        "size",
+        "sha256",
+        "error",
+        "downloads",
+    )
+
+
+def personal_data_map_view(request, admin_site):
+    """The records of processing: the registry as a table, with recipients (AUD-1)."""
+    if not request.user.has_perm("lifecycle.view_processing_records"):
+        raise PermissionDenied
+    context = {
+        **admin_site.each_context(request),
+        "title": _("Records of processing"),
+        "rows": records.processing_records(),
+        "titles": records._column_titles(),
+        "keys": [key for key, _title in records.COLUMNS],
+    }
+    return TemplateResponse(request, "admin/lifecycle/personal_data_map.html", context)

@@ -1,0 +1,284 @@
+"""Exports, account deletions, the erasure ledger and files waiting to be removed.
+
+Clauses: RGT-1 (export), RGT-2/MIN-2 (erasure on request), RGT-3 (account deletion with a
+cooling-off period and a certificate), RET-3 (when backups holding erased data expire), AUD-1
+(every erasure recorded, without personal data).
+"""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .storage import export_storage
+
+# Crockford's base32 without I, L, O, U: codes read aloud or retyped without confusion.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_certificate_code() -> str:
+    """80 random bits as XXXX-XXXX-XXXX-XXXX (a code nobody can guess)."""
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(16))
+    return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
+
+
+def normalise_code(value: str) -> str:
+    """What a person types, in the stored form: case, spaces, dashes and look-alikes forgiven."""
+    compact = "".join(ch for ch in (value or "").upper() if ch.isalnum())
+    compact = compact.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+    if len(compact) != 16 or any(ch not in CODE_ALPHABET for ch in compact):
+        return ""
+    return "-".join(compact[i : i + 4] for i in range(0, 16, 4))
+
+
+def export_path(instance, filename):
+    return f"{timezone.now():%Y/%m}/{secrets.token_hex(16)}.zip.enc"
+
+
+class DataExport(models.Model):
+    """A ZIP of everything the registry holds about a user (RGT-1), built by a worker, stored
+    encrypted, downloadable only by its owner until it expires."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        BUILDING = "building", _("Being prepared")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.PROTECT,
+        related_name="data_exports",
+    )
+    request = models.ForeignKey(
+        "requests.DataSubjectRequest",
+        verbose_name=_("request"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="exports",
+        help_text=_("The access or copy request this export answers."),
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Empty when the user asked for it in the account center."),
+    )
+    answer = models.TextField(
+        _("answer to send with it"),
+        blank=True,
+        help_text=_("For a request: the answer that completes it once the export is ready."),
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    file = models.FileField(
+        storage=export_storage, upload_to=export_path, max_length=200, blank=True
+    )
+    size = models.PositiveBigIntegerField(_("size (bytes)"), null=True, blank=True)
+    sha256 = models.CharField(_("SHA-256 of the ZIP"), max_length=64, blank=True)
+    error = models.CharField(_("problem"), max_length=300, blank=True)
+    downloads = models.PositiveIntegerField(_("downloads"), default=0)
+
+    class Meta:
+        verbose_name = _("data export")
+        verbose_name_plural = _("data exports")
+        ordering = ["-requested_at", "-id"]
+        indexes = [
+            # The account center's list: a user's exports, newest first.
+            models.Index(fields=["user", "-requested_at"], name="export_user_recent_idx"),
+            # The resume sweep: exports waiting or being built.
+            models.Index(
+                fields=["requested_at"],
+                name="export_unfinished_idx",
+                condition=Q(status__in=["pending", "building"]),
+            ),
+            # The purge: ready exports past their date.
+            models.Index(
+                fields=["expires_at"], name="export_ready_expiry_idx", condition=Q(status="ready")
+            ),
+        ]
+        constraints = [
+            # One export at a time per user: a double click builds it once.
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(status__in=["pending", "building"]),
+                name="export_one_unfinished_per_user",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="ready") | (~Q(file="") & Q(expires_at__isnull=False)),
+                name="export_ready_has_file",
+            ),
+        ]
+
+    def __str__(self):
+        return f"X-{self.pk or 0:06d}"
+
+    @property
+    def is_unfinished(self):
+        return self.status in (self.Status.PENDING, self.Status.BUILDING)
+
+
+class AccountDeletion(models.Model):
+    """The deletion of an account (RGT-3): scheduled with a cooling-off period the user can
+    cancel by signing in, then carried out by a worker; its certificate is signed."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", _("Scheduled")
+        CANCELLED = "cancelled", _("Cancelled")
+        DONE = "done", _("Done")
+
+    class Channel(models.TextChoices):
+        WEB = "web", _("Account center")
+        REQUEST = "request", _("Request")
+        STAFF = "staff", _("Staff, after checking the person's identity")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("account"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.SCHEDULED
+    )
+    channel = models.CharField(_("asked through"), max_length=10, choices=Channel.choices)
+    request_reference = models.CharField(_("request reference"), max_length=20, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff member"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    requested_at = models.DateTimeField(_("asked at"), default=timezone.now)
+    execute_after = models.DateTimeField(_("deleted after"))
+    executed_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    code = models.CharField(
+        _("certificate code"), max_length=19, unique=True, default=new_certificate_code
+    )
+    certificate = models.JSONField(_("certificate"), default=dict, blank=True)
+    signature = models.CharField(_("signature"), max_length=200, blank=True)
+    key_id = models.CharField(_("signing key"), max_length=32, blank=True)
+    backups_expire_at = models.DateTimeField(_("backups expire at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("account deletion")
+        verbose_name_plural = _("account deletions")
+        ordering = ["-requested_at", "-id"]
+        indexes = [
+            # The deletion sweep: scheduled deletions whose cooling-off has ended.
+            models.Index(
+                fields=["execute_after"],
+                name="deletion_due_idx",
+                condition=Q(status="scheduled"),
+            ),
+            models.Index(fields=["user", "status"], name="deletion_user_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(status="scheduled"), name="deletion_one_scheduled"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="done") | (Q(executed_at__isnull=False) & ~Q(signature="")),
+                name="deletion_done_is_signed",
+            ),
+        ]
+
+    def __str__(self):
+        return f"D-{self.pk or 0:06d}"
+
+
+class ErasureRecord(models.Model):
+    """One erasure: when, why, which categories, how many rows and files, by whom. The person
+    appears only as their account number (a tombstone after an account deletion), so the ledger
+    itself holds no personal data and can be replayed after a backup restore (RET-3, AUD-1)."""
+
+    class Reason(models.TextChoices):
+        ACCOUNT_DELETION = "account_deletion", _("Account deletion")
+        REQUEST = "request", _("Deletion request")
+        STAFF = "staff", _("Staff action")
+
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
+    request_reference = models.CharField(_("request reference"), max_length=20, blank=True)
+    subject_id = models.BigIntegerField(_("account number"))
+    categories = models.JSONField(_("categories"), default=list)
+    report = models.JSONField(
+        _("what was erased and kept"),
+        default=dict,
+        help_text=_("Per model: category, action, rows and files; kept data with its basis."),
+    )
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    files = models.PositiveIntegerField(_("files"), default=0)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    deletion = models.ForeignKey(
+        AccountDeletion,
+        verbose_name=_("account deletion"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="erasures",
+    )
+    backups_expire_at = models.DateTimeField(
+        _("backups expire at"),
+        help_text=_("Until then, backups may still hold the erased data (RET-3)."),
+    )
+
+    class Meta:
+        verbose_name = _("erasure")
+        verbose_name_plural = _("erasure ledger")
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("view_processing_records", _("Can see the records of processing")),
+        ]
+        indexes = [
+            models.Index(fields=["subject_id", "-created_at"], name="erasure_subject_idx"),
+            models.Index(fields=["-created_at"], name="erasure_recent_idx"),
+            models.Index(fields=["backups_expire_at"], name="erasure_backups_idx"),
+        ]
+
+    def __str__(self):
+        return f"E-{self.pk or 0:06d}"
+
+
+class PendingFileDeletion(models.Model):
+    """A file an erasure has let go: recorded in the erasure's transaction, removed from storage
+    after it commits, and retried by a periodic task until it is gone (no orphan files)."""
+
+    field = models.CharField(max_length=100)  # "app_label.Model.field": names the storage
+    name = models.CharField(max_length=300)
+    created_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("file waiting for deletion")
+        verbose_name_plural = _("files waiting for deletion")
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"F-{self.pk or 0:06d}"
