@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,6 +14,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from audit.models import AuditLogEntry
+from lib import corrections
+from lib.registry import SELF
 
 from .forms import PasswordLoginForm, PhoneForm, ProfileForm, SignupForm
 from .models import PhoneCode, User
@@ -143,11 +145,22 @@ def profile(request):
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
         if form.has_changed():
-            form.save()
+            # The same service as correction requests: the registry says what is correctable.
+            changes = {name: form.cleaned_data[name] for name in form.changed_data}
+            try:
+                corrections.apply(request.user, changes, via=SELF)
+            except ValidationError as exc:
+                for name, errors in exc.message_dict.items():
+                    form.add_error(name if name in form.fields else None, errors)
+                return render(request, "accounts/profile.html", _profile_context(request, form))
             messages.success(request, _("Your profile has been updated."))
         else:
             messages.info(request, _("Nothing was changed."))
         return redirect("accounts:profile")
+    return render(request, "accounts/profile.html", _profile_context(request, form))
+
+
+def _profile_context(request, form):
     entries = (
         AuditLogEntry.objects.filter(
             content_type=ContentType.objects.get_for_model(User),
@@ -158,11 +171,11 @@ def profile(request):
         .only("timestamp", "changes")
         .order_by("-timestamp")[:20]
     )
-    corrections = [
+    history = [
         {"when": entry.timestamp, "fields": [_field_label(name) for name in entry.changes_dict]}
         for entry in entries
     ]
-    return render(request, "accounts/profile.html", {"form": form, "corrections": corrections})
+    return {"form": form, "corrections": history}
 
 
 def _field_label(name):

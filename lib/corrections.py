@@ -5,7 +5,7 @@ change is saved through the ORM, so that the audit log records it with the actin
 
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -88,7 +88,9 @@ def apply(user, changes: dict, via: str = BY_REQUEST) -> list[Correction]:
                 row.full_clean(exclude=list(model_fields - set(fields)))
             except ValidationError as exc:
                 raise ValidationError(
-                    exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+                    exc.message_dict
+                    if hasattr(exc, "error_dict")
+                    else {NON_FIELD_ERRORS: exc.messages}
                 ) from None
             row.save(update_fields=list(fields))
     return done

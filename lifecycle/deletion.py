@@ -103,9 +103,10 @@ def _withdraw_open_requests(user):
             continue  # closed meanwhile
 
 
-def execute(deletion_id: int, now=None) -> AccountDeletion | None:
+def execute(deletion_id: int, now=None, actor=None) -> AccountDeletion | None:
     """Carry out a scheduled deletion whose cooling-off has ended. Returns it, or None when
-    there was nothing to do (cancelled, done, not yet due, or taken by another worker)."""
+    there was nothing to do (cancelled, done, not yet due, or taken by another worker).
+    ``actor``: the staff member carrying it out early (else whoever asked for it)."""
     now = now or timezone.now()
     User = get_user_model()
     with transaction.atomic():
@@ -122,7 +123,7 @@ def execute(deletion_id: int, now=None) -> AccountDeletion | None:
             user,
             reason=ErasureRecord.Reason.ACCOUNT_DELETION,
             request_reference=deletion.request_reference,
-            actor=deletion.requested_by,
+            actor=actor or deletion.requested_by,
             deletion=deletion,
             now=now,
         )
@@ -154,7 +155,7 @@ def delete_now(user, *, actor=None, channel=D.Channel.STAFF, request_reference="
             now=now,
         )
     D.objects.filter(pk=deletion.pk, status=D.Status.SCHEDULED).update(execute_after=now)
-    return execute(deletion.pk, now=now)
+    return execute(deletion.pk, now=now, actor=actor)
 
 
 def due_ids(now=None, limit: int = 100) -> list[int]:

@@ -41,7 +41,11 @@ PREVIEW_ROWS = 50  # rows of each table shown in index.html (all of them are in 
 
 @dataclass
 class Table:
+    """The rows of one declaration in one category (a model whose fields span categories, like
+    the user's account and optional profile, appears under each)."""
+
     decl: Declaration
+    category: str
     columns: list[tuple[str, str]]  # (key in the export, ORM path)
     file_columns: list[str]  # keys whose value is a file
     rows: int = 0
@@ -65,9 +69,11 @@ def _key(path: str) -> str:
     return path.split("__", 1)[0] if "__" in path else path
 
 
-def _columns(decl: Declaration) -> tuple[list[tuple[str, str]], list[str]]:
+def _columns(decl: Declaration, category: str) -> tuple[list[tuple[str, str]], list[str]]:
     model = decl.model_class
-    paths = list(decl.context) + [f.name for f in decl.fields if f.export]
+    paths = list(decl.context) + [
+        f.name for f in decl.fields if f.export and decl.category_of(f) == category
+    ]
     columns, files, seen = [], [], set()
     for path in paths:
         key = _key(path)
@@ -127,7 +133,7 @@ def _file_path(table: Table, values: dict, key: str) -> str:
     )
     if extension and not base.lower().endswith(extension.lower()):
         base += extension
-    return f"files/{table.decl.category}/{table.decl.model}/{values.get('id')}-{base}"
+    return f"files/{table.category}/{table.decl.model}/{values.get('id')}-{base}"
 
 
 class _Writer:
@@ -176,12 +182,14 @@ def build(user, out, *, language: str, progress: Callable[[int], None] | None = 
     declarations = [d for d in registry.about_subject() if any(f.export for f in d.fields)]
     tables = []
     for decl in declarations:
-        columns, file_columns = _columns(decl)
-        present = {k for k, _p in columns}
-        for extra in (decl.file_label, "content_type"):
-            if file_columns and extra and extra not in present and _has_field(decl, extra):
-                columns.append((extra, extra))
-        tables.append(Table(decl, columns, file_columns))
+        others = [decl.category_of(f) for f in decl.fields if f.export]
+        for category in dict.fromkeys([decl.category, *others]):
+            columns, file_columns = _columns(decl, category)
+            present = {k for k, _p in columns}
+            for extra in (decl.file_label, "content_type"):
+                if file_columns and extra and extra not in present and _has_field(decl, extra):
+                    columns.append((extra, extra))
+            tables.append(Table(decl, category, columns, file_columns))
     steps = len(tables) * 2 + 2
     done = 0
 
@@ -210,7 +218,7 @@ def build(user, out, *, language: str, progress: Callable[[int], None] | None = 
                 "categories": [
                     {
                         "category": c,
-                        "tables": [t for t in tables if t.decl.category == c.code],
+                        "tables": [t for t in tables if t.category == c.code],
                         "recipients": recipients.get(c.code, []),
                     }
                     for c in categories
@@ -229,7 +237,7 @@ def build(user, out, *, language: str, progress: Callable[[int], None] | None = 
 
 def _write_csv(zf, table: Table, user):
     decl = table.decl
-    table.csv_path = f"csv/{decl.category}/{decl.model}.csv"
+    table.csv_path = f"csv/{table.category}/{decl.model}.csv"
     paths = [p for _k, p in table.columns]
     keys = [k for k, _p in table.columns]
     handle = zf.open(table.csv_path, "w", force_zip64=True)
@@ -269,7 +277,7 @@ def _write_json(zf, tables, categories, recipients, user, language, step):
         }
         out.write(("," if i else "") + f"\n  {json.dumps(category.code)}: ")
         out.write(json.dumps(meta, ensure_ascii=False)[:-1] + ', "records": {')
-        own = [t for t in tables if t.decl.category == category.code]
+        own = [t for t in tables if t.category == category.code]
         for j, table in enumerate(own):
             keys = [k for k, _p in table.columns]
             paths = [p for _k, p in table.columns]

@@ -183,6 +183,12 @@ class AccountDeletion(models.Model):
         verbose_name = _("account deletion")
         verbose_name_plural = _("account deletions")
         ordering = ["-requested_at", "-id"]
+        permissions = [
+            (
+                "carry_out_accountdeletion",
+                _("Can carry out an account deletion before its cooling-off period ends"),
+            ),
+        ]
         indexes = [
             # The deletion sweep: scheduled deletions whose cooling-off has ended.
             models.Index(

@@ -105,6 +105,7 @@ DEMO_RECIPIENTS = [
             "data_fields_zh": "手机号码、短信内容",
             "link": "https://lantern-messaging.example/privacy",
             "country": "CN",
+            "data_categories": ["account", "sms_codes", "notifications"],
         },
     ),
     (
@@ -137,6 +138,7 @@ DEMO_RECIPIENTS = [
             "data_fields_zh": "电子邮件地址、首选语言",
             "link": "https://harbour-mail.example/privacy",
             "country": "SG",
+            "data_categories": ["profile"],
         },
     ),
 ]
@@ -332,6 +334,9 @@ class Command(BaseCommand):
                 name=name, defaults={**contents, "active_from": since}
             )
             recipient.purposes.add(*(purposes[code] for code in codes))
+            if not recipient.data_categories and contents.get("data_categories"):
+                recipient.data_categories = contents["data_categories"]
+                recipient.save(update_fields=["data_categories"])
         versions = {}
         for slug, (kind, title_en, title_zh, body_en, body_zh) in DEMO_POLICIES.items():
             document, _created = PolicyDocument.objects.get_or_create(
