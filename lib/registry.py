@@ -22,6 +22,7 @@ imports the ``personal_data`` module of every installed app.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -182,6 +183,7 @@ class Registry:
         self._exempt: dict[str, str] = {}
         self._loaded = False
         self._loading = False
+        self._lock = threading.RLock()
 
     # -- declaring --
 
@@ -209,14 +211,19 @@ class Registry:
     # -- reading --
 
     def load(self) -> Registry:
-        if not self._loaded and not self._loading:
-            self._loading = True
-            try:
-                autodiscover_modules("personal_data")
-                self._validate()
-                self._loaded = True
-            finally:
-                self._loading = False
+        """Import every app's ``personal_data`` module once (other threads wait; a module that
+        reads the registry while it is being filled sees what is declared so far)."""
+        if self._loaded:
+            return self
+        with self._lock:
+            if not self._loaded and not self._loading:
+                self._loading = True
+                try:
+                    autodiscover_modules("personal_data")
+                    self._validate()
+                    self._loaded = True
+                finally:
+                    self._loading = False
         return self
 
     @property

@@ -27,5 +27,9 @@ class LifecycleConfig(AppConfig):
         from .deletion import flag_pending_deletion
 
         fulfilment.register_handlers()
+        # Every app's personal-data declarations, loaded (and checked) at start-up.
+        from lib.registry import registry
+
+        registry.load()
         # Signing in while a deletion is scheduled offers to cancel it (RGT-3).
         user_logged_in.connect(flag_pending_deletion, dispatch_uid="lifecycle.pending_deletion")
