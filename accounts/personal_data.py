@@ -32,6 +32,7 @@ registry.category(
     _("Your mobile number, date of birth, language and the dates you joined and last signed in."),
     _("Necessary to provide the service you signed up for (PIPL art. 13(2))."),
     _("As long as the account exists; erased when it is deleted."),
+    order=10,
 )
 registry.category(
     "profile",
@@ -40,6 +41,7 @@ registry.category(
     _("Your consent when you added them (PIPL art. 13(1)); you can remove them at any time."),
     _("Until you remove them or delete the account."),
     erasable_on_request=True,
+    order=20,
 )
 registry.category(
     "sms_codes",
@@ -48,6 +50,7 @@ registry.category(
     _("Necessary to sign you in securely (PIPL art. 13(2))."),
     _("A day after the code was sent."),
     erasable_on_request=True,
+    order=81,
 )
 registry.category(
     "sessions",
@@ -56,6 +59,7 @@ registry.category(
     _("Necessary to provide the service (PIPL art. 13(2))."),
     _("Until you sign out or the session expires (two weeks)."),
     erasable_on_request=True,
+    order=80,
 )
 registry.category(
     "access_logs",
@@ -66,6 +70,7 @@ registry.category(
         "(Cybersecurity Law art. 21(3))."
     ),
     _("Six months after the attempt; the phone or e-mail is removed when the account is deleted."),
+    order=82,
 )
 registry.category(
     "verification",
@@ -77,6 +82,7 @@ registry.category(
     _("Legal obligation to verify real identities (Cybersecurity Law art. 24), and your consent."),
     _("As long as the account exists; erased when it is deleted or on request."),
     erasable_on_request=True,
+    order=30,
 )
 registry.category(
     "verification_documents",
@@ -85,6 +91,7 @@ registry.category(
     _("Legal obligation to verify real identities (Cybersecurity Law art. 24), and your consent."),
     _("30 days after the decision on the verification."),
     erasable_on_request=True,
+    order=31,
 )
 registry.category(
     "guardian",
@@ -92,6 +99,7 @@ registry.category(
     _("For a child under 14: the guardian's name, phone number and relationship."),
     _("Legal obligation: a guardian's consent for children under 14 (PIPL art. 31)."),
     _("As long as the account exists; the record of the consent, without names, 3 years more."),
+    order=35,
 )
 
 THREE_YEARS = 3 * 365

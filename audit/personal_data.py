@@ -29,6 +29,7 @@ registry.category(
         "3 years. When the account is deleted the entries keep who did what and when, without the "
         "values."
     ),
+    order=90,
 )
 
 _KEEP_TRAIL = Keep(

@@ -22,6 +22,7 @@ registry.category(
         "The ledger is append-only and kept for 5 years after the account is deleted; your "
         "current choices are erased with the account."
     ),
+    order=50,
 )
 
 _KEEP_LEDGER = Keep(

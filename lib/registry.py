@@ -75,6 +75,8 @@ class Category:
     erasable_on_request: bool = False
     #: Data about the account holder (exported, erased with the account) or about staff acting.
     about_subject: bool = True
+    #: Where the category comes in lists shown to people (the account first, logs last).
+    order: int = 100
 
 
 @dataclass(frozen=True)
@@ -251,7 +253,10 @@ class Registry:
 
     def subject_categories(self) -> list[Category]:
         used = {c for d in self.about_subject() for c in d.categories()}
-        return [c for c in self.categories.values() if c.code in used and c.about_subject]
+        return sorted(
+            (c for c in self.categories.values() if c.code in used and c.about_subject),
+            key=lambda c: (c.order, c.code),
+        )
 
     def erasable_categories(self) -> list[Category]:
         return [c for c in self.subject_categories() if c.erasable_on_request]

@@ -12,6 +12,7 @@ registry.category(
     _("Your right to a copy of your data (PIPL art. 45)."),
     _("Deleted when they expire, 7 days after they were prepared."),
     erasable_on_request=True,
+    order=70,
 )
 registry.category(
     "deletion_records",
@@ -22,6 +23,7 @@ registry.category(
     ),
     _("Proof that erasure was carried out (PIPL art. 47, 54)."),
     _("As long as backups may hold the data, and 3 years at least."),
+    order=95,
 )
 
 _KEEP_PROOF = Keep(

@@ -13,6 +13,7 @@ registry.category(
     _("Necessary to answer your requests and to notify you (PIPL art. 13(2), 17)."),
     _("The text 90 days after sending; the record that a message was sent, longer."),
     erasable_on_request=True,
+    order=60,
 )
 
 _KEEP_RECORD = Keep(

@@ -30,6 +30,7 @@ registry.category(
         "did (PIPL art. 50, 54)."
     ),
     _("3 years after the request is closed; the text is erased when the account is deleted."),
+    order=40,
 )
 
 _KEEP_REQUEST = Keep(
