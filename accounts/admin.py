@@ -56,6 +56,12 @@ class UserAdmin(BaseUserAdmin):
         ),
     )
 
+    def has_delete_permission(self, request, obj=None):
+        # Deleting an account goes through account deletion (RGT-3): the registry erases what it
+        # declares and keeps the user row as a tombstone, so records kept by law stay valid. A
+        # plain delete would cascade into them, or be refused, and leave files behind.
+        return False
+
     def get_search_results(self, request, queryset, search_term):
         """Phone numbers are stored in E.164: accept the local form a person types (138...)."""
         from phonenumber_field.phonenumber import to_python
