@@ -12,8 +12,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from lib.admin import EvidenceAdminMixin
 from lib.registry import registry
-from privacyportal.admin_site import EvidenceAdminMixin
 from requests.forms import ConfirmForm
 
 from . import certificates, deletion, records

@@ -9,19 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-
-class EvidenceAdminMixin:
-    """For records that are evidence (audit entries, the consent ledger, campaigns): staff view
-    them in the admin and never add, change or delete them there."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from lib.admin import EvidenceAdminMixin  # noqa: F401 - re-exported for the apps' admins
 
 
 class StaffLoginForm(AdminAuthenticationForm):
