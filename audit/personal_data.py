@@ -53,75 +53,93 @@ def _entries_of(user):
     )
 
 
-def _scrubbed(changes):
-    """The same fields, no values: ``{"email": ["[redacted]", "[redacted]"]}``."""
+def _scrubbed(changes, keys=None):
+    """The same fields, no values (only ``keys``' values when given):
+    ``{"email": ["[redacted]", "[redacted]"]}``."""
     if not isinstance(changes, dict):
-        return None
+        return changes
     scrubbed = {}
     for name, values in changes.items():
-        if isinstance(values, dict):  # many-to-many: {"type", "operation", "objects"}
+        if keys is not None and name not in keys:
+            scrubbed[name] = values
+        elif isinstance(values, dict):  # many-to-many: {"type", "operation", "objects"}
             scrubbed[name] = {**values, "objects": []}
         else:
             scrubbed[name] = [REDACTED, REDACTED]
     return scrubbed
 
 
-def entries_about(context, everything: bool):
-    """Entries about the person's rows being erased; with ``everything`` (account deletion) also
-    everything the person did."""
+def _scopes(context, everything: bool):
+    """(entries, keys to redact or None for all, whether the client address goes) for each
+    part of the audit log that holds values being erased."""
     from auditlog.registry import auditlog
 
     from .models import AuditLogEntry
 
     user = context.user
-    about = Q(pk__in=[])
     if everything:
         about = Q(actor_id=user.pk) | Q(content_type=_user_content_type(), object_id=user.pk)
-    for decl_model, rows in context.subject_rows.items():
-        model = rows.model
-        if decl_model not in context.in_scope and not everything:
+        for rows in context.subject_rows.values():
+            if auditlog.contains(rows.model):
+                content_type = ContentType.objects.get_for_model(rows.model)
+                about |= Q(content_type=content_type, object_id__in=rows.values("pk"))
+        yield AuditLogEntry.objects.filter(about), None
+        return
+    for label, keys in context.erasing.items():
+        rows = context.subject_rows.get(label)
+        if rows is None or not auditlog.contains(rows.model):
             continue
-        if model._meta.label == decl_model and auditlog.contains(model):
-            content_type = ContentType.objects.get_for_model(model)
-            about |= Q(content_type=content_type, object_id__in=rows.values("pk"))
-    return AuditLogEntry.objects.filter(about)
+        content_type = ContentType.objects.get_for_model(rows.model)
+        entries = AuditLogEntry.objects.filter(
+            content_type=content_type, object_id__in=rows.values("pk")
+        )
+        yield entries, keys
 
 
 def scrub(context, queryset, categories):
-    """Erase the values recorded about what is being erased; keep actor, action, object, time.
-    Deleting the account (the audit trail's own category) scrubs everything about the person."""
+    """Erase the values the audit log recorded of what is being erased; keep actor, action,
+    object and time. Deleting the account (the audit trail's own category) scrubs every value
+    about the person and the client address of their own actions; a partial erasure scrubs
+    only the values of the fields it erases."""
     from .models import AuditLogEntry
 
-    entries = entries_about(context, everything="audit_trail" in categories).only(
-        "id", "changes", "actor_id", "remote_addr", "actor_email"
-    )
+    user_pk = context.user.pk
     done = 0
-    last_id = 0
-    while True:
-        batch = list(entries.filter(id__gt=last_id).order_by("id")[:BATCH_SIZE])
-        if not batch:
-            return done
-        for entry in batch:
-            entry.changes = _scrubbed(entry.changes)
-            entry.changes_text = ""
-            entry.serialized_data = None
-            entry.additional_data = None
-            if entry.actor_id == context.user.pk:
-                entry.remote_addr = None
-                entry.actor_email = None
-        AuditLogEntry.objects.bulk_update(
-            batch,
-            [
-                "changes",
-                "changes_text",
-                "serialized_data",
-                "additional_data",
-                "remote_addr",
-                "actor_email",
-            ],
-        )
-        done += len(batch)
-        last_id = batch[-1].id
+    for entries, keys in _scopes(context, everything="audit_trail" in categories):
+        entries = entries.only("id", "changes", "actor_id", "remote_addr", "actor_email")
+        last_id = 0
+        while True:
+            batch = list(entries.filter(id__gt=last_id).order_by("id")[:BATCH_SIZE])
+            if not batch:
+                break
+            changed = []
+            for entry in batch:
+                scrubbed = _scrubbed(entry.changes, keys)
+                if keys is not None and scrubbed == entry.changes:
+                    continue
+                entry.changes = scrubbed
+                if keys is None:
+                    entry.changes_text = ""
+                    entry.serialized_data = None
+                    entry.additional_data = None
+                    if entry.actor_id == user_pk:
+                        entry.remote_addr = None
+                        entry.actor_email = None
+                changed.append(entry)
+            if changed:
+                fields = ["changes"]
+                if keys is None:
+                    fields += [
+                        "changes_text",
+                        "serialized_data",
+                        "additional_data",
+                        "remote_addr",
+                        "actor_email",
+                    ]
+                AuditLogEntry.objects.bulk_update(changed, fields)
+                done += len(changed)
+            last_id = batch[-1].id
+    return done
 
 
 registry.declare(

@@ -39,6 +39,27 @@ def clean_value(name: str, raw, via: str = BY_REQUEST):
     return value if value != "" or not model_field.null else None
 
 
+def check(user, name: str, raw, via: str = BY_REQUEST):
+    """``clean_value``, then the checks the model makes of the row with the new value in it
+    (its ``clean()``, which normalises, uniqueness and constraints): returns the value as it
+    would be stored, or raises ValidationError. Filing a correction request uses it, so a value
+    that could never be applied is refused at once, not when staff apply it."""
+    value = clean_value(name, raw, via)
+    decl, f = registry.correctable_field(name, via)
+    row = registry.rows_of(decl, user).get()
+    setattr(row, f.name, value)
+    others = [
+        field.name for field in decl.model_class._meta.concrete_fields if field.name != f.name
+    ]
+    try:
+        row.clean()
+        row.validate_unique(exclude=others)
+        row.validate_constraints(exclude=others)
+    except ValidationError as exc:
+        raise ValidationError(exc.messages) from None
+    return getattr(row, f.name)
+
+
 def current_values(user, names, via: str = BY_REQUEST) -> dict:
     """The stored values of correctable fields, for showing old beside new."""
     values = {}

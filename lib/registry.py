@@ -161,8 +161,8 @@ class ErasureContext:
     now: object
     #: {declaration model label: queryset of the subject's rows}, taken before anything changed.
     subject_rows: dict = field(default_factory=dict)
-    #: The declarations (model labels) the erasure touches.
-    in_scope: list = field(default_factory=list)
+    #: {model label: names of the fields whose values are erased (None: the whole row)}.
+    erasing: dict = field(default_factory=dict)
 
 
 def actor(name: str, **kwargs) -> Field:

@@ -24,6 +24,8 @@ from django.db.models.deletion import Collector
 from django.utils import timezone, translation
 
 from lib.registry import (
+    ANONYMISE,
+    BLANK,
     DELETE,
     KEEP,
     KEEP_ROW,
@@ -48,6 +50,9 @@ class ErasureReport:
     record: ErasureRecord | None = None
     #: Models whose rows were deleted (directly or by cascade): nothing of them is kept.
     deleted_models: set = field(default_factory=set)
+    #: Records of other categories whose copies of the erased values were removed (the audit
+    #: trail keeps who did what and when).
+    scrubbed: list[dict] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -141,17 +146,15 @@ def _erase_declaration(decl, qs, categories, context, report, pending_files):
     if decl.eraser is not None:
         # A custom eraser decides for itself (the audit scrub runs for every erasure).
         affected = decl.eraser(context, qs, categories)
-        if affected:
-            report.erased.append(
-                {
-                    "category": decl.category,
-                    "model": decl.model,
-                    "action": "deleted" if decl.erase == DELETE else "anonymised",
-                    "rows": affected,
-                    "files": 0,
-                }
-            )
-        if affected and decl.category in categories and decl.erase != DELETE and decl.keep:
+        if not affected:
+            return
+        item = {"category": decl.category, "model": decl.model, "rows": affected}
+        if decl.category in categories:
+            action = "deleted" if decl.erase == DELETE else "anonymised"
+            report.erased.append({**item, "action": action, "files": 0})
+        else:
+            report.scrubbed.append(item)
+        if decl.erase != DELETE and decl.keep:
             report.kept.append(_kept_item(decl, decl.category, decl.keep, context.now, "row"))
         return
     rows = qs.count()
@@ -217,6 +220,23 @@ def _kept_item(decl, category, keep, now, what):
     }
 
 
+def _erasing(declarations, wanted) -> dict:
+    """{model label: the fields whose values go (None: the whole row)} for this erasure."""
+    erasing = {}
+    for decl in declarations:
+        if decl.erase == DELETE and decl.category in wanted:
+            erasing[decl.model] = None
+        elif decl.erase == ANONYMISE:
+            names = {
+                f.name
+                for f in decl.fields
+                if decl.category_of(f) in wanted and f.erase in (BLANK, REPLACE)
+            }
+            if names:
+                erasing[decl.model] = names
+    return erasing
+
+
 def erase(
     user,
     categories=None,
@@ -240,7 +260,7 @@ def erase(
         user=user,
         now=now,
         subject_rows={d.model: registry.rows_of(d, user) for d in declarations},
-        in_scope=[d.model for d in declarations if d.categories() & wanted],
+        erasing=_erasing(declarations, wanted),
     )
     report = ErasureReport()
     pending_files: list[PendingFileDeletion] = []
@@ -259,7 +279,7 @@ def erase(
             request_reference=request_reference,
             subject_id=user.pk,
             categories=sorted(wanted),
-            report={"erased": report.erased, "kept": report.kept},
+            report={"erased": report.erased, "kept": report.kept, "scrubbed": report.scrubbed},
             rows=report.rows,
             files=report.files,
             actor=actor,

@@ -192,9 +192,11 @@ def clean_corrections(requester, data, *, staff=False):
             }
         elif given:
             try:
-                value = corrections.clean_value(f.name, raw)
+                value = corrections.check(requester, f.name, raw)
             except ValidationError as exc:
-                errors[key] = exc.messages
+                errors[key] = (
+                    [_("This phone number cannot be used.")] if f.name == "phone" else exc.messages
+                )
                 continue
             if value == current.get(f.name) or str(value) == str(current.get(f.name)):
                 errors[key] = _("This is already the value we hold.")
@@ -366,7 +368,7 @@ def withdrawal_fields():
 
 
 def clean_withdrawal(requester, data, *, staff=False):
-    purposes = list(data.get("purposes") or [])
+    purposes = list(dict.fromkeys(data.get("purposes") or []))
     if not purposes:
         raise ValidationError({"purposes": _("Choose at least one purpose.")})
     return {"purposes": purposes}
@@ -399,7 +401,7 @@ def _privacy_policy_version():
 
 
 def execute_withdrawal(req, actor, data):
-    codes = req.details.get("purposes", [])
+    codes = list(dict.fromkeys(req.details.get("purposes", [])))
     purposes = {p.code: p for p in Purpose.objects.filter(code__in=codes)}
     missing = [c for c in codes if c not in purposes]
     if missing:
@@ -459,7 +461,7 @@ def deletion_fields():
 
 
 def clean_deletion(requester, data, *, staff=False):
-    categories = list(data.get("categories") or [])
+    categories = list(dict.fromkeys(data.get("categories") or []))
     if not categories:
         raise ValidationError({"categories": _("Choose at least one category.")})
     return {"categories": categories}
@@ -484,7 +486,20 @@ def plan_deletion(req):
     ]
 
 
-def report_text(report) -> str:
+def held_but_not_deletable(user, asked) -> list:
+    """Categories the person has data in that a deletion request cannot erase (the account
+    needs them, or the law makes us keep them): the answer says so, with the reason."""
+    held = []
+    for category in registry.subject_categories():
+        if category.erasable_on_request or category.code in asked:
+            continue
+        declarations = [d for d in registry.about_subject() if category.code in d.categories()]
+        if any(registry.rows_of(d, user).exists() for d in declarations):
+            held.append(category)
+    return held
+
+
+def report_text(report, also_kept=()) -> str:
     """The answer's account of an erasure: what was erased, what is kept, why and until when."""
     lines = []
     erased = report.erased_categories()
@@ -518,6 +533,19 @@ def report_text(report) -> str:
                     _("- %(category)s, for its retention period: %(basis)s")
                     % {"category": label, "basis": basis}
                 )
+    if also_kept:
+        lines.append(
+            _("Not deleted on request, because the account needs it or the law requires it:")
+        )
+        for category in also_kept:
+            lines.append(
+                _("- %(category)s: %(basis)s %(retention)s")
+                % {
+                    "category": category.label,
+                    "basis": category.legal_basis,
+                    "retention": category.retention,
+                }
+            )
     return "\n".join(lines)
 
 
@@ -537,8 +565,9 @@ def execute_deletion(req, actor, data):
         request_reference=req.reference,
         actor=actor,
     )
+    also_kept = held_but_not_deletable(req.requester, codes)
     with _in_language_of(req):
-        return report_text(report)
+        return report_text(report, also_kept)
 
 
 # --- Account deletion (RGT-3) ---------------------------------------------------------------------

@@ -519,6 +519,8 @@ def complete(req, actor, resolution, data=None):
         outcome = fulfilment.execute(locked, actor, data).strip()
         if outcome:
             resolution = f"{resolution}\n\n{outcome}"
+            # Carrying it out may have erased the address the answer would go to.
+            locked.requester.refresh_from_db(fields=["email", "preferred_language", "is_active"])
         _close(locked, S.COMPLETED, timezone.now())
         locked.resolution = resolution
         locked.save()
