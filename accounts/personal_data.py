@@ -45,7 +45,7 @@ registry.category(
 )
 registry.category(
     "sms_codes",
-    _("Sign-in codes"),
+    _("One-time codes"),
     _("One-time codes sent to your phone, with the network address that asked for them."),
     _("Necessary to sign you in securely (PIPL art. 13(2))."),
     _("A day after the code was sent."),

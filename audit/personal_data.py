@@ -7,7 +7,7 @@ personal data.
 """
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Q
+from django.db.models import Case, F, GenericIPAddressField, Q, Value, When
 from django.utils.translation import gettext_lazy as _
 
 from lib.registry import KEEP, KEEP_ROW, Field, Keep, actor, registry
@@ -50,6 +50,14 @@ def _entries_of(user):
 
     return AuditLogEntry.objects.filter(
         Q(actor_id=user.pk) | Q(content_type=_user_content_type(), object_id=user.pk)
+    )
+
+
+def _own_address(user):
+    return Case(
+        When(actor_id=user.pk, then=F("remote_addr")),
+        default=Value(None),
+        output_field=GenericIPAddressField(),
     )
 
 
@@ -155,7 +163,8 @@ registry.declare(
         Field("changes_text", export=False),
         Field("serialized_data", export=False),
         Field("additional_data", export=False),
-        Field("remote_addr"),
+        # The address of the person's own actions, never a staff member's.
+        Field("remote_addr", export_as=_own_address),
         Field("actor_email", export=False),
         Field("object_repr", erase=KEEP, keep=_KEEP_TRAIL),
         actor("actor"),

@@ -1,6 +1,7 @@
 """What the consent app holds about people (the personal-data registry, DESIGN.md)."""
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from lib.registry import DELETE, KEEP, KEEP_ROW, Field, Keep, actor, registry
 
@@ -8,7 +9,7 @@ FIVE_YEARS = 5 * 365
 
 registry.category(
     "consents",
-    _("Consents"),
+    pgettext_lazy("data category", "Consents"),
     _(
         "Your decisions on optional processing and on policy versions (the consent ledger), "
         "with the wording shown, the browser and the network (never the full address), and the "

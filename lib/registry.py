@@ -91,6 +91,9 @@ class Field:
     label: Promise | str | None = None  # defaults to the model field's verbose name
     #: For corrections: an extra check on the new (Python) value; raises ValidationError.
     validate: Callable | None = None
+    #: For exports: an expression giving the value the subject sees, from the subject
+    #: (e.g. a staff member's network address is not theirs to see).
+    export_as: Callable | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
 from lib.admin import EvidenceAdminMixin
 from lib.registry import registry
@@ -208,7 +209,7 @@ class AccountDeletionAdmin(EvidenceAdminMixin, admin.ModelAdmin):
         return format_html(
             "{} ({} {})",
             _("valid") if ok else _("NOT VALID"),
-            _("key"),
+            pgettext("signing key", "key"),
             obj.key_id,
         )
 

@@ -69,13 +69,17 @@ def _key(path: str) -> str:
     return path.split("__", 1)[0] if "__" in path else path
 
 
-def _columns(decl: Declaration, category: str) -> tuple[list[tuple[str, str]], list[str]]:
+def _columns(decl: Declaration, category: str, user) -> tuple[list[tuple], list[str]]:
     model = decl.model_class
-    paths = list(decl.context) + [
-        f.name for f in decl.fields if f.export and decl.category_of(f) == category
-    ]
+    own = [f for f in decl.fields if f.export and decl.category_of(f) == category]
+    computed = {f.name: f.export_as(user) for f in own if f.export_as is not None}
+    paths = list(decl.context) + [f.name for f in own]
     columns, files, seen = [], [], set()
     for path in paths:
+        if path in computed:
+            columns.append((path, computed[path]))
+            seen.add(path)
+            continue
         key = _key(path)
         if key in seen:
             continue
@@ -179,12 +183,14 @@ def build(user, out, *, language: str, progress: Callable[[int], None] | None = 
     """Write the export of ``user`` as a ZIP into the binary file ``out``."""
     registry.load()
     categories = registry.subject_categories()
-    declarations = [d for d in registry.about_subject() if any(f.export for f in d.fields)]
+    declarations = [
+        d for d in registry.about_subject() if d.context or any(f.export for f in d.fields)
+    ]
     tables = []
     for decl in declarations:
         others = [decl.category_of(f) for f in decl.fields if f.export]
         for category in dict.fromkeys([decl.category, *others]):
-            columns, file_columns = _columns(decl, category)
+            columns, file_columns = _columns(decl, category, user)
             present = {k for k, _p in columns}
             for extra in (decl.file_label, "content_type"):
                 if file_columns and extra and extra not in present and _has_field(decl, extra):

@@ -166,7 +166,8 @@ def correction_fields():
         max_length=6,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
         help_text=gettext_lazy(
-            "A new phone number is confirmed with a code we send to it: press “Send code”."
+            "A new phone number is confirmed with a code we send to it: press “Send code to "
+            "the new number”."
         ),
     )
     return fields
@@ -539,7 +540,7 @@ def report_text(report, also_kept=()) -> str:
         )
         for category in also_kept:
             lines.append(
-                _("- %(category)s: %(basis)s %(retention)s")
+                _("- %(category)s (kept: %(retention)s): %(basis)s")
                 % {
                     "category": category.label,
                     "basis": category.legal_basis,

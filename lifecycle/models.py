@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .storage import export_storage
 
@@ -46,7 +47,7 @@ class DataExport(models.Model):
         PENDING = "pending", _("Waiting")
         BUILDING = "building", _("Being prepared")
         READY = "ready", _("Ready")
-        FAILED = "failed", _("Failed")
+        FAILED = "failed", pgettext_lazy("export status", "Failed")
         EXPIRED = "expired", _("Expired")
 
     user = models.ForeignKey(
