@@ -12,6 +12,7 @@ because no row that others point to is deleted.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -27,6 +28,7 @@ from requests.models import OPEN_STATES, DataSubjectRequest
 from . import certificates, emails, erasure
 from .models import AccountDeletion, ErasureRecord
 
+logger = logging.getLogger(__name__)
 SESSION_FLAG = "lifecycle_deletion_scheduled"
 D = AccountDeletion
 
@@ -172,8 +174,11 @@ def run_due(now=None, limit: int = 100) -> int:
     its own transaction, so one failure does not hold the others back."""
     done = 0
     for pk in due_ids(now, limit):
-        if execute(pk, now=now) is not None:
-            done += 1
+        try:
+            if execute(pk, now=now) is not None:
+                done += 1
+        except Exception:  # left scheduled: the next run tries it again
+            logger.exception("Account deletion %s failed", pk)
     return done
 
 

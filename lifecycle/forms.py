@@ -32,9 +32,10 @@ class DeleteAccountForm(forms.Form):
         required=True,
     )
 
-    def __init__(self, *args, user=None, **kwargs):
+    def __init__(self, *args, user=None, password_allowed=True, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        self.password_allowed = password_allowed
 
     def clean(self):
         cleaned = super().clean()
@@ -52,6 +53,8 @@ class DeleteAccountForm(forms.Form):
                 verify_code(str(self.user.phone), PhoneCode.Purpose.REAUTH, code)
             except CodeError as exc:
                 self.add_error("code", str(exc))
+        elif not self.password_allowed:
+            self.add_error("password", _("Too many wrong passwords: confirm with a code instead."))
         elif not (self.user.has_usable_password() and self.user.check_password(password)):
             self.add_error("password", _("The password is not correct."))
         return cleaned

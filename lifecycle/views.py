@@ -84,7 +84,10 @@ def delete_account(request):
             _("Staff accounts are closed by an administrator, not through account deletion."),
         )
         return redirect("lifecycle:data")
-    form = DeleteAccountForm(request.POST or None, user=user)
+    tries = request.session.get(PASSWORD_TRIES, 0)
+    form = DeleteAccountForm(
+        request.POST or None, user=user, password_allowed=tries < MAX_PASSWORD_TRIES
+    )
     if request.method == "POST" and "send" in request.POST:
         try:
             send_code(str(user.phone), PhoneCode.Purpose.REAUTH, client_ip(request))
@@ -96,11 +99,7 @@ def delete_account(request):
             request, "lifecycle/delete_account.html", {"form": DeleteAccountForm(user=user)}
         )
     if request.method == "POST":
-        tries = request.session.get(PASSWORD_TRIES, 0)
-        if request.POST.get("password") and tries >= MAX_PASSWORD_TRIES:
-            form = DeleteAccountForm(user=user)
-            form.add_error(None, _("Too many wrong passwords: confirm with a code instead."))
-        elif form.is_valid():
+        if form.is_valid():
             try:
                 scheduled = deletion.schedule(user, channel=AccountDeletion.Channel.WEB)
             except deletion.DeletionError as exc:
@@ -108,7 +107,7 @@ def delete_account(request):
                 return redirect("lifecycle:data")
             logout(request)
             return render(request, "lifecycle/deletion_scheduled.html", {"deletion": scheduled})
-        elif form.has_error("password"):
+        elif form.has_error("password") and form.password_allowed:
             request.session[PASSWORD_TRIES] = tries + 1
     return render(request, "lifecycle/delete_account.html", {"form": form})
 

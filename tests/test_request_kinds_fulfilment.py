@@ -478,7 +478,7 @@ def test_the_answer_to_a_deletion_says_what_was_erased_and_what_is_kept(
     erased = re.search(r"^Erased: (.*)\.$", resolution, re.M)
     assert erased, resolution
     assert "Optional profile" in erased.group(1)
-    assert "Sign-in codes" in erased.group(1)
+    assert "One-time codes" in erased.group(1)
     assert "Kept:" in resolution, resolution
 
 
