@@ -26,6 +26,14 @@ def _category_labels(codes):
     return ", ".join(str(categories[c].label) if c in categories else c for c in codes or [])
 
 
+def _as_json(value):
+    if not value:
+        return "—"
+    return format_html(
+        '<pre class="prewrap">{}</pre>', json.dumps(value, indent=2, ensure_ascii=False)
+    )
+
+
 class BackupsFilter(admin.SimpleListFilter):
     title = _("backups")
     parameter_name = "backups"
@@ -96,10 +104,7 @@ class ErasureRecordAdmin(EvidenceAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("what was erased and kept"))
     def report_display(self, obj):
-        return format_html(
-            '<pre class="prewrap">{}</pre>',
-            json.dumps(obj.report, indent=2, ensure_ascii=False),
-        )
+        return _as_json(obj.report)
 
 
 @admin.register(AccountDeletion)
@@ -215,12 +220,7 @@ class AccountDeletionAdmin(EvidenceAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("certificate"))
     def certificate_display(self, obj):
-        if not obj.certificate:
-            return "—"
-        return format_html(
-            '<pre class="prewrap">{}</pre>',
-            json.dumps(obj.certificate, indent=2, ensure_ascii=False),
-        )
+        return _as_json(obj.certificate)
 
 
 @admin.register(DataExport)

@@ -26,6 +26,7 @@ from .forms import (
     CompleteForm,
     ConfirmForm,
     ExtendForm,
+    KindQuestionsMixin,
     RefuseForm,
     StaffMessageForm,
 )
@@ -145,7 +146,7 @@ class ClosedFilter(admin.SimpleListFilter):
 # --- Forms --------------------------------------------------------------------------------------
 
 
-class StaffRequestForm(forms.ModelForm):
+class StaffRequestForm(KindQuestionsMixin, forms.ModelForm):
     """Recording a request that arrived by e-mail, phone or letter (RGT-2)."""
 
     class Meta:
@@ -157,17 +158,7 @@ class StaffRequestForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        self.details = {}
-        kind, requester = cleaned.get("kind"), cleaned.get("requester")
-        if kind and requester and not self.errors:
-            try:
-                self.details = fulfilment.clean_details(kind, requester, cleaned, staff=True)
-            except forms.ValidationError as exc:
-                if hasattr(exc, "error_dict"):
-                    for name, errors in exc.error_dict.items():
-                        self.add_error(name if name in self.fields else None, errors)
-                else:
-                    self.add_error(None, exc)
+        self.clean_kind_questions(cleaned, cleaned.get("requester"), staff=True)
         return cleaned
 
     def clean_received_at(self):

@@ -47,7 +47,28 @@ class AttachmentsMixin:
         return validate_uploads(self.cleaned_data.get("attachments") or [], self.existing_total)
 
 
-class NewRequestForm(AttachmentsMixin, forms.Form):
+class KindQuestionsMixin:
+    """Checks the answers to the kind's own questions (``requests.fulfilment``) into
+    ``self.details``; their errors land on the fields they concern."""
+
+    details: dict
+
+    def clean_kind_questions(self, cleaned, requester, *, staff=False):
+        self.details = {}
+        kind = cleaned.get("kind")
+        if not kind or requester is None or self.errors:
+            return
+        try:
+            self.details = fulfilment.clean_details(kind, requester, cleaned, staff=staff)
+        except forms.ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                for name, errors in exc.error_dict.items():
+                    self.add_error(name if name in self.fields else None, errors)
+            else:
+                self.add_error(None, exc)
+
+
+class NewRequestForm(KindQuestionsMixin, AttachmentsMixin, forms.Form):
     kind = forms.ChoiceField(label=_("What would you like us to do?"), choices=RequestKind.choices)
     subject = forms.CharField(label=_("Subject"), max_length=200)
     description = forms.CharField(
@@ -79,16 +100,7 @@ class NewRequestForm(AttachmentsMixin, forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        kind = cleaned.get("kind")
-        if kind and not self.errors:
-            try:
-                self.details = fulfilment.clean_details(kind, self.requester, cleaned)
-            except forms.ValidationError as exc:
-                if hasattr(exc, "error_dict"):
-                    for name, errors in exc.error_dict.items():
-                        self.add_error(name if name in self.fields else None, errors)
-                else:
-                    self.add_error(None, exc)
+        self.clean_kind_questions(cleaned, self.requester)
         return cleaned
 
 
