@@ -5,6 +5,7 @@ consents. Read by export, erasure, correction and the records of processing.
 """
 
 from django.contrib.auth.hashers import make_password
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.phonenumber import to_python
@@ -148,6 +149,8 @@ registry.declare(
         Field("erased_at", erase=REPLACE, replacement=lambda context: context.now, export=False),
     ),
     context=("id",),
+    clocks={"created": "date_joined"},
+    deletable=False,  # the tombstone others point to
 )
 
 registry.declare(
@@ -156,6 +159,7 @@ registry.declare(
     owner="user_id",
     erase=DELETE,
     fields=(Field("user", export=False), Field("created_at")),
+    clocks={"created": "created_at", "closed": "created_at"},
 )
 
 
@@ -165,12 +169,38 @@ def _sessions_of(user):
     return sessions_of(user)
 
 
+def _sessions_of_users(user_ids):
+    from .models import UserSession
+
+    keys = UserSession.objects.filter(user_id__in=user_ids).values("session_key")
+    return Q(session_key__in=keys)
+
+
+def _users(user_ids):
+    from .models import User
+
+    return User.objects.filter(pk__in=user_ids)
+
+
+def _codes_of_users(user_ids):
+    return Q(phone__in=_users(user_ids).exclude(phone=None).values("phone"))
+
+
+def _identifiers_of_users(user_ids):
+    users = _users(user_ids)
+    return Q(username__in=users.exclude(phone=None).values("phone")) | Q(
+        username__in=users.exclude(email=None).values("email")
+    )
+
+
 registry.declare(
     "sessions.Session",
     "sessions",
     rows=_sessions_of,
     erase=DELETE,
     fields=(Field("session_data", export=False), Field("expire_date")),
+    clocks={"created": "expire_date", "closed": "expire_date"},
+    owners_q=_sessions_of_users,
 )
 
 
@@ -194,6 +224,8 @@ registry.declare(
         Field("used_at"),
     ),
     context=("purpose",),
+    clocks={"created": "created_at", "closed": "expires_at"},
+    owners_q=_codes_of_users,
 )
 
 
@@ -227,6 +259,7 @@ _axes_fields = (
     Field("user_agent", erase=KEEP, keep=_AXES_KEEP),
     Field("attempt_time", erase=KEEP),
 )
+_axes_clocks = {"created": "attempt_time", "closed": "attempt_time"}
 _axes_not_personal = {
     "http_accept": "the browser's Accept header",
     "path_info": "the sign-in page's path",
@@ -246,6 +279,8 @@ registry.declare(
         Field("post_data", export=False),
     ),
     not_personal=_axes_not_personal,
+    clocks=_axes_clocks,
+    owners_q=_identifiers_of_users,
 )
 registry.declare(
     "axes.AccessLog",
@@ -255,6 +290,8 @@ registry.declare(
     keep=_AXES_KEEP,
     fields=(*_axes_fields, Field("logout_time", erase=KEEP)),
     not_personal={**_axes_not_personal, "session_hash": "a hash of a session key"},
+    clocks=_axes_clocks,
+    owners_q=_identifiers_of_users,
 )
 registry.declare(
     "axes.AccessFailureLog",
@@ -264,6 +301,8 @@ registry.declare(
     keep=_AXES_KEEP,
     fields=_axes_fields,
     not_personal=_axes_not_personal,
+    clocks=_axes_clocks,
+    owners_q=_identifiers_of_users,
 )
 registry.not_personal(
     "axes.AccessAttemptExpiration", "only the expiry time of a lockout, linked to the attempt"
@@ -298,6 +337,7 @@ registry.declare(
         actor("decided_by"),
     ),
     context=("id", "kind", "status", "document_type", "submitted_at", "decided_at"),
+    clocks={"created": "submitted_at", "closed": "decided_at"},
 )
 
 registry.declare(
@@ -316,6 +356,7 @@ registry.declare(
     not_personal={"content_type": "the file's type (PNG, JPEG, PDF)"},
     file_label="kind",
     erase_order=50,  # before the verifications they belong to
+    clocks={"created": "created_at", "closed": "verification__decided_at"},
 )
 
 registry.declare(
@@ -336,4 +377,5 @@ registry.declare(
         actor("verified_by"),
     ),
     context=("id", "status", "recorded_at", "verified_at"),
+    clocks={"created": "recorded_at", "closed": "verified_at"},
 )

@@ -170,6 +170,10 @@ registry.declare(
         actor("actor"),
     ),
     context=("timestamp", "action", "content_type__model", "object_id"),
+    clocks={"created": "timestamp"},
+    owners_q=lambda user_ids: (
+        Q(actor_id__in=user_ids) | Q(content_type=_user_content_type(), object_id__in=user_ids)
+    ),
     not_personal={
         "cid": "a correlation id of one web request",
         "object_pk": "the key of the object changed",
@@ -197,5 +201,9 @@ registry.declare(
         actor("user"),
     ),
     context=("action_time", "action_flag"),
+    clocks={"created": "action_time"},
+    owners_q=lambda user_ids: Q(
+        content_type=_user_content_type(), object_id__in=[str(pk) for pk in user_ids]
+    ),
     not_personal={"object_id": "the number of the object changed"},
 )

@@ -12,6 +12,8 @@ from django.utils import timezone
 from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from vault.fields import EncryptedTextField
+
 
 def localized(obj, field):
     """The Chinese or English text of ``obj.<field>_zh`` / ``_en`` for the active language."""
@@ -249,6 +251,28 @@ class Recipient(models.Model):
     active_from = models.DateField(_("active from"), default=timezone.localdate)
     active_to = models.DateField(_("active until"), null=True, blank=True)
 
+    # Erasure at the recipient (PIPL art. 47): how it is told to erase what it received.
+    class ErasureChannel(models.TextChoices):
+        NONE = "", _("Not told (it keeps no personal data of its own)")
+        WEBHOOK = "webhook", _("Signed webhook")
+        EMAIL = "email", _("E-mail to its privacy contact")
+
+    erasure_channel = models.CharField(
+        _("how it is told to erase"), max_length=10, choices=ErasureChannel.choices, blank=True
+    )
+    erasure_webhook_url = models.URLField(
+        _("erasure webhook URL"),
+        blank=True,
+        help_text=_("Receives a signed JSON notice (HMAC-SHA256, header X-Portal-Signature)."),
+    )
+    erasure_webhook_secret = EncryptedTextField(
+        _("webhook secret"),
+        blank=True,
+        plaintext_max_length=200,
+        help_text=_("Shared with the recipient: signs our notices and its acknowledgements."),
+    )
+    privacy_contact = models.EmailField(_("privacy contact"), blank=True)
+
     class Meta:
         verbose_name = _("recipient")
         verbose_name_plural = _("recipients")
@@ -257,6 +281,15 @@ class Recipient(models.Model):
             models.CheckConstraint(
                 condition=Q(active_to__isnull=True) | Q(active_to__gte=models.F("active_from")),
                 name="recipient_active_period_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(erasure_channel="webhook")
+                | (~Q(erasure_webhook_url="") & ~Q(erasure_webhook_secret="")),
+                name="recipient_webhook_complete",
+            ),
+            models.CheckConstraint(
+                condition=~Q(erasure_channel="email") | ~Q(privacy_contact=""),
+                name="recipient_email_has_contact",
             ),
         ]
 

@@ -1,5 +1,6 @@
 """What the consent app holds about people (the personal-data registry, DESIGN.md)."""
 
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -47,6 +48,8 @@ registry.declare(
         actor("recorded_by"),
     ),
     context=("id", "action", "purpose__code", "policy_version_id", "channel", "created_at"),
+    clocks={"created": "created_at"},
+    deletable=False,  # append-only and hash-chained
     # Anonymous visitors' cookie choices: a random cookie id, linked to no account.
     not_personal={"visitor": "a random identifier of an anonymous browser, not of an account"},
 )
@@ -65,6 +68,8 @@ registry.declare(
     erase=DELETE,
     fields=(Field("granted"), Field("updated_at")),
     context=("purpose__code",),
+    clocks={"created": "updated_at"},
+    owners_q=lambda user_ids: Q(subject__in=[f"u:{pk}" for pk in user_ids]),
 )
 
 registry.declare(
@@ -74,6 +79,7 @@ registry.declare(
     erase=DELETE,
     fields=(Field("user", export=False), Field("seen_at")),
     context=("policy_version_id",),
+    clocks={"created": "seen_at"},
 )
 
 registry.declare(
@@ -87,6 +93,7 @@ registry.declare(
     ),
     fields=(Field("user", export=False, erase=KEEP), Field("created_at", erase=KEEP)),
     context=("campaign_id",),
+    clocks={"created": "created_at"},
 )
 
 registry.declare(

@@ -118,6 +118,17 @@ class Declaration:
     not_personal: Mapping[str, str] = field(default_factory=dict)
     #: Rows the subject sees in an export (e.g. not staff's internal notes); all rows are erased.
     export_filter: object = None
+    #: Retention clocks (RET-1): {clock: ORM path of the time it starts from}, for "created"
+    #: and "closed". "account_deleted" and "last_sign_in" follow the owner path by themselves.
+    clocks: Mapping[str, str] = field(default_factory=dict)
+    #: Whether a retention rule may delete rows (no for the user row, a tombstone others point
+    #: to, nor for the append-only consent ledger): a "delete" rule then anonymises.
+    deletable: bool = True
+    #: ORM path from a row to its request's id, for legal holds on a request.
+    request_path: str | None = None
+    #: For rows found by ``rows``: a function (user ids) -> Q matching the rows of those users
+    #: (legal holds on a user). Rows with an owner path need none.
+    owners_q: Callable | None = None
     #: For file fields: the column that holds the name shown to the user.
     file_label: str | None = None
     description: Promise | str = ""
@@ -138,6 +149,34 @@ class Declaration:
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
+
+    def owner_prefix(self) -> str | None:
+        """``request__requester_id`` -> ``request__requester__``; ``pk`` -> ``""``."""
+        if self.owner is None or self.owner == "subject_id":
+            return None
+        if self.owner in ("pk", "id"):
+            return ""
+        return self.owner.removesuffix("_id").removesuffix("__id") + "__"
+
+    def clock_path(self, clock: str) -> str | None:
+        """Where the time a retention clock starts from is read, or None when the clock does
+        not apply to this model."""
+        if clock in self.clocks:
+            return self.clocks[clock]
+        prefix = self.owner_prefix()
+        if prefix is None:
+            return None
+        return {"account_deleted": f"{prefix}erased_at", "last_sign_in": f"{prefix}last_login"}.get(
+            clock
+        )
+
+    def rows_of_users(self, user_ids) -> models.Q | None:
+        """A filter for the rows belonging to any of ``user_ids`` (None: cannot tell)."""
+        if self.owners_q is not None:
+            return self.owners_q(user_ids)
+        if self.owner is None:
+            return None
+        return models.Q(**{f"{self.owner}__in": user_ids})
 
     def file_fields(self) -> list[str]:
         model = self.model_class

@@ -35,6 +35,7 @@ from lib.registry import (
     registry,
 )
 
+from . import recipients
 from .models import ErasureRecord, PendingFileDeletion
 
 logger = logging.getLogger(__name__)
@@ -289,6 +290,9 @@ def erase(
         if pending_files:
             PendingFileDeletion.objects.bulk_create(pending_files, batch_size=500)
             transaction.on_commit(remove_pending_files)
+        erased = report.erased_categories()
+        if erased:
+            recipients.notify(report.record, [user.pk], erased)
     return report
 
 

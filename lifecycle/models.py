@@ -213,20 +213,169 @@ class AccountDeletion(models.Model):
         return f"D-{self.pk or 0:06d}"
 
 
+class RetentionRule(models.Model):
+    """How long one data category of the registry is kept, and what happens then (RET-1):
+    the retention sweep erases what has expired and is not held. Seeded for every category;
+    edited by the DPO."""
+
+    class Clock(models.TextChoices):
+        CREATED = "created", _("Created")
+        CLOSED = "closed", _("Closed (request closed, code expired, message sent, ...)")
+        ACCOUNT_DELETED = "account_deleted", _("Account deleted")
+        LAST_SIGN_IN = "last_sign_in", _("Last sign-in")
+
+    class Action(models.TextChoices):
+        DELETE = "delete", _("Delete")
+        ANONYMISE = "anonymise", _("Anonymise (erase the personal fields, keep the record)")
+
+    category = models.CharField(_("data category"), max_length=40, unique=True)
+    period_days = models.PositiveIntegerField(_("kept for (days)"))
+    clock = models.CharField(_("counted from"), max_length=20, choices=Clock.choices)
+    action = models.CharField(_("then"), max_length=10, choices=Action.choices)
+    legal_basis = models.TextField(_("legal basis"))
+    active = models.BooleanField(
+        _("active"), default=True, help_text=_("An inactive rule erases nothing.")
+    )
+    cap = models.PositiveIntegerField(
+        _("most rows a run erases unasked"),
+        default=10_000,
+        help_text=_(
+            "A run that would erase more stops before erasing anything of this category and "
+            "asks a DPO to confirm it."
+        ),
+    )
+    waiting_count = models.PositiveIntegerField(
+        _("rows waiting for confirmation"), null=True, blank=True, editable=False
+    )
+    waiting_since = models.DateTimeField(_("waiting since"), null=True, blank=True, editable=False)
+    confirmed_until = models.DateTimeField(
+        _("large run confirmed until"), null=True, blank=True, editable=False
+    )
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("confirmed by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    updated_at = models.DateTimeField(_("changed at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("retention rule")
+        verbose_name_plural = _("retention rules")
+        ordering = ["category"]
+        permissions = [
+            ("confirm_retentionrule", _("Can confirm a retention run larger than its cap")),
+        ]
+
+    def __str__(self):
+        return self.category
+
+
+class LegalHold(models.Model):
+    """Data that must not be erased (litigation, an authority's order): a user's data, a
+    request's, or a whole category, with a reason and an end date (RET-2). The sweep, deletion
+    requests and account deletions leave held data alone."""
+
+    class Scope(models.TextChoices):
+        USER = "user", _("A person's data")
+        REQUEST = "request", _("A request's data")
+        CATEGORY = "category", _("A whole data category")
+
+    scope = models.CharField(_("scope"), max_length=10, choices=Scope.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("person"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="legal_holds",
+    )
+    request = models.ForeignKey(
+        "requests.DataSubjectRequest",
+        verbose_name=_("request"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="legal_holds",
+    )
+    category = models.CharField(_("data category"), max_length=40, blank=True)
+    reason = models.TextField(_("reason"))
+    starts_at = models.DateTimeField(_("from"), default=timezone.now)
+    ends_at = models.DateTimeField(_("until"))
+    ended_at = models.DateTimeField(
+        _("ended early at"), null=True, blank=True, help_text=_("Set when the hold is lifted.")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("legal hold")
+        verbose_name_plural = _("legal holds")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # "Holds in force now": the sweep and every erasure ask it.
+            models.Index(
+                fields=["ends_at"], name="hold_current_idx", condition=Q(ended_at__isnull=True)
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(scope="user", user__isnull=False, request__isnull=True, category="")
+                    | Q(scope="request", user__isnull=True, request__isnull=False, category="")
+                    | (Q(scope="category", user__isnull=True, request__isnull=True) & ~Q(category=""))
+                ),
+                name="hold_scope_matches_target",
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="hold_ends_after_start"
+            ),
+        ]
+
+    def __str__(self):
+        return f"H-{self.pk or 0:05d}"
+
+
 class ErasureRecord(models.Model):
     """One erasure: when, why, which categories, how many rows and files, by whom. The person
     appears only as their account number (a tombstone after an account deletion), so the ledger
-    itself holds no personal data and can be replayed after a backup restore (RET-3, AUD-1)."""
+    itself holds no personal data and can be replayed after a backup restore (RET-3, AUD-1).
+    An erasure by a retention rule keeps the keys of the rows it erased instead."""
 
     class Reason(models.TextChoices):
         ACCOUNT_DELETION = "account_deletion", _("Account deletion")
         REQUEST = "request", _("Deletion request")
         STAFF = "staff", _("Staff action")
+        RULE = "rule", _("Retention rule")
 
     created_at = models.DateTimeField(_("time"), default=timezone.now)
     reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
     request_reference = models.CharField(_("request reference"), max_length=20, blank=True)
-    subject_id = models.BigIntegerField(_("account number"))
+    subject_id = models.BigIntegerField(_("account number"), null=True, blank=True)
+    rule = models.ForeignKey(
+        RetentionRule,
+        verbose_name=_("retention rule"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="erasures",
+    )
+    row_keys = models.JSONField(
+        _("rows erased"),
+        default=dict,
+        blank=True,
+        help_text=_("For a retention rule: {model: [keys]}, to replay it after a restore."),
+    )
     categories = models.JSONField(_("categories"), default=list)
     report = models.JSONField(
         _("what was erased and kept"),
@@ -246,7 +395,7 @@ class ErasureRecord(models.Model):
     deletion = models.ForeignKey(
         AccountDeletion,
         verbose_name=_("account deletion"),
-        on_delete=models.PROTECT,
+        on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="erasures",
@@ -271,6 +420,83 @@ class ErasureRecord(models.Model):
 
     def __str__(self):
         return f"E-{self.pk or 0:06d}"
+
+
+class RecipientErasure(models.Model):
+    """A third party told to erase what it received of an erasure's categories (PIPL art. 47),
+    by a signed webhook or an e-mail to its privacy contact, until it acknowledges (through a
+    signed callback, or a DPO marks it done). Overdue acknowledgements are escalated."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting to be sent")
+        SENT = "sent", _("Told, waiting for acknowledgement")
+        ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+
+    class Channel(models.TextChoices):
+        WEBHOOK = "webhook", _("Signed webhook")
+        EMAIL = "email", _("E-mail to the privacy contact")
+
+    erasure = models.ForeignKey(
+        ErasureRecord,
+        verbose_name=_("erasure"),
+        on_delete=models.CASCADE,
+        related_name="recipient_notices",
+    )
+    recipient = models.ForeignKey(
+        "consent.Recipient",
+        verbose_name=_("recipient"),
+        on_delete=models.PROTECT,
+        related_name="erasure_notices",
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    categories = models.JSONField(_("categories"), default=list)
+    subjects = models.JSONField(
+        _("subjects"),
+        default=list,
+        help_text=_("Pseudonymous references of the people concerned, never their identifiers."),
+    )
+    status = models.CharField(
+        _("status"), max_length=15, choices=Status.choices, default=Status.PENDING
+    )
+    token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("marked done by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Empty when the recipient acknowledged through its signed callback."),
+    )
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("erasure at a recipient")
+        verbose_name_plural = _("erasures at recipients")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The escalation sweep: told long ago, not acknowledged.
+            models.Index(
+                fields=["sent_at"],
+                name="recipient_erasure_open_idx",
+                condition=Q(status="sent", escalated_at__isnull=True),
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["erasure", "recipient"], name="recipient_erasure_once"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="acknowledged") | Q(acknowledged_at__isnull=False),
+                name="recipient_erasure_ack_has_time",
+            ),
+        ]
+
+    def __str__(self):
+        return f"RE-{self.pk or 0:06d}"
 
 
 class PendingFileDeletion(models.Model):

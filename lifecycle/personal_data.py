@@ -44,6 +44,8 @@ registry.declare(
         actor("requested_by"),
     ),
     context=("requested_at", "status", "finished_at", "expires_at", "downloads"),
+    clocks={"created": "requested_at", "closed": "expires_at"},
+    request_path="request_id",
 )
 
 registry.declare(
@@ -59,6 +61,7 @@ registry.declare(
     ),
     not_personal={"signature": "the certificate's signature"},
     context=("status", "channel", "requested_at", "execute_after", "executed_at", "cancelled_at"),
+    clocks={"created": "requested_at", "closed": "executed_at"},
 )
 
 registry.declare(
@@ -68,8 +71,50 @@ registry.declare(
     erase=KEEP_ROW,
     keep=_KEEP_PROOF,
     fields=(Field("report", erase=KEEP), actor("actor")),
-    not_personal={"categories": "codes of data categories"},
+    not_personal={
+        "categories": "codes of data categories",
+        "row_keys": "numbers of the rows a retention rule erased",
+    },
     context=("created_at", "reason", "request_reference", "categories", "backups_expire_at"),
+    clocks={"created": "created_at", "closed": "backups_expire_at"},
+)
+
+registry.declare(
+    # A legal hold on a person: not exported (a hold for litigation is not announced to its
+    # subject), kept as long as the erasure records.
+    "lifecycle.LegalHold",
+    "deletion_records",
+    owner="user_id",
+    erase=KEEP_ROW,
+    keep=_KEEP_PROOF,
+    fields=(
+        Field("user", export=False, erase=KEEP),
+        Field("reason", export=False, erase=KEEP),
+        actor("created_by"),
+    ),
+    clocks={"created": "created_at", "closed": "ends_at"},
+)
+
+registry.declare(
+    "lifecycle.RecipientErasure",
+    "deletion_records",
+    owner="erasure__subject_id",
+    erase=KEEP_ROW,
+    keep=_KEEP_PROOF,
+    fields=(
+        Field("subjects", export=False, erase=KEEP),
+        actor("acknowledged_by"),
+    ),
+    context=("created_at", "recipient__name", "status", "sent_at", "acknowledged_at"),
+    clocks={"created": "created_at", "closed": "acknowledged_at"},
+    not_personal={"categories": "codes of data categories"},
+)
+
+registry.declare(
+    "lifecycle.RetentionRule",
+    "staff_activity",
+    fields=(actor("confirmed_by"),),
+    not_personal={"legal_basis": "why a category is kept, in general"},
 )
 
 registry.not_personal(

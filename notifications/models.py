@@ -24,7 +24,23 @@ class Notification(models.Model):
         BULK = 1, _("Bulk notice (policy changes, changes of controller)")
         MARKETING = 2, _("Marketing")
 
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("E-mail")
+        WEBHOOK = "webhook", _("Webhook")
+
     key = models.CharField(_("key"), max_length=200, unique=True)
+    channel = models.CharField(
+        _("channel"), max_length=10, choices=Channel.choices, default=Channel.EMAIL
+    )
+    url = models.URLField(
+        _("webhook URL"), max_length=500, blank=True, help_text=_("For webhooks: where to POST.")
+    )
+    headers = models.JSONField(
+        _("webhook headers"),
+        default=dict,
+        blank=True,
+        help_text=_("For webhooks: extra headers (the signature), computed when queued."),
+    )
     priority = models.PositiveSmallIntegerField(
         _("priority"),
         choices=Priority.choices,

@@ -49,5 +49,10 @@ registry.declare(
         Field("recipient", export=False, erase=KEEP, keep=_KEEP_RECORD),
     ),
     context=("status", "created_at", "sent_at"),
-    not_personal={"key": "the outbox key: a message's kind and the numbers of its objects"},
+    clocks={"created": "created_at", "closed": "sent_at"},
+    not_personal={
+        "key": "the outbox key: a message's kind and the numbers of its objects",
+        "url": "a recipient company's webhook address",
+        "headers": "the signature of a webhook notice",
+    },
 )

@@ -211,6 +211,13 @@ DELETION_CERTIFICATE_KEYS = [
     for k in env_secret("DELETION_CERTIFICATE_KEYS", default=dev_default("")).split(",")
     if k.strip()
 ]
+# The retention sweep (RET-1): rows per batch (one transaction each).
+RETENTION_SWEEP_BATCH_SIZE = env.int("RETENTION_SWEEP_BATCH_SIZE", default=500)
+# A JSON-lines file every erasure is appended to, kept apart from the database, so that
+# `replay_erasures` can re-apply erasures after a restore (RET-3). Empty: no journal.
+ERASURE_JOURNAL = env.str("ERASURE_JOURNAL", default="")
+# Days a recipient has to acknowledge an erasure before the DPO is alerted.
+RECIPIENT_ACK_DAYS = env.int("RECIPIENT_ACK_DAYS", default=15)
 # A minor's data is deleted on a shorter clock (MIN-2).
 MINOR_DELETION_SLA_DAYS = env.int("MINOR_DELETION_SLA_DAYS", default=5)
 MINOR_DELETION_SLA_CALENDAR = env.str("MINOR_DELETION_SLA_CALENDAR", default="workdays")

@@ -41,6 +41,8 @@ _KEEP_REQUEST = Keep(
     days=THREE_YEARS,
 )
 
+_CHILD_CLOCKS = {"created": "created_at", "closed": "request__closed_at"}
+
 registry.declare(
     "requests.DataSubjectRequest",
     "requests",
@@ -58,6 +60,8 @@ registry.declare(
         actor("entered_by"),
         actor("assignee"),
     ),
+    clocks={"created": "received_at", "closed": "closed_at"},
+    request_path="pk",
     context=(
         "reference",
         "kind",
@@ -84,6 +88,8 @@ registry.declare(
     ),
     context=("request__reference", "kind", "created_at"),
     export_filter=Q(public=True),  # the requester's timeline, as the account center shows it
+    clocks=_CHILD_CLOCKS,
+    request_path="request_id",
 )
 
 registry.declare(
@@ -94,6 +100,8 @@ registry.declare(
     fields=(Field("body"), actor("author")),
     context=("request__reference", "from_staff", "created_at"),
     export_filter=Q(internal=False),  # staff's internal notes are never shown to the requester
+    clocks=_CHILD_CLOCKS,
+    request_path="request_id",
 )
 
 registry.declare(
@@ -107,6 +115,8 @@ registry.declare(
     export_filter=Q(message__isnull=True) | Q(message__internal=False),
     file_label="filename",
     erase_order=50,  # before the messages they belong to
+    clocks=_CHILD_CLOCKS,
+    request_path="request_id",
 )
 
 registry.not_personal("requests.CalendarOverride", "working days and days off, with a note")
