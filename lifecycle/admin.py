@@ -275,3 +275,6 @@ def personal_data_map_view(request, admin_site):
         "keys": [key for key, _title in records.COLUMNS],
     }
     return TemplateResponse(request, "admin/lifecycle/personal_data_map.html", context)
+
+
+from . import admin_recipients  # noqa: E402,F401 - registers the erasures at recipients

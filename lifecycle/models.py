@@ -333,7 +333,10 @@ class LegalHold(models.Model):
                 condition=(
                     Q(scope="user", user__isnull=False, request__isnull=True, category="")
                     | Q(scope="request", user__isnull=True, request__isnull=False, category="")
-                    | (Q(scope="category", user__isnull=True, request__isnull=True) & ~Q(category=""))
+                    | (
+                        Q(scope="category", user__isnull=True, request__isnull=True)
+                        & ~Q(category="")
+                    )
                 ),
                 name="hold_scope_matches_target",
             ),
@@ -486,9 +489,7 @@ class RecipientErasure(models.Model):
             ),
         ]
         constraints = [
-            models.UniqueConstraint(
-                fields=["erasure", "recipient"], name="recipient_erasure_once"
-            ),
+            models.UniqueConstraint(fields=["erasure", "recipient"], name="recipient_erasure_once"),
             models.CheckConstraint(
                 condition=~Q(status="acknowledged") | Q(acknowledged_at__isnull=False),
                 name="recipient_erasure_ack_has_time",

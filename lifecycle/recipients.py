@@ -10,3 +10,8 @@ numbers concerned (possibly empty when a rule's rows name nobody) and the catego
 def notify(record, user_ids, categories) -> int:
     """Create the notices for this erasure; returns how many. (To be built.)"""
     return 0
+
+
+def escalate_overdue(now=None) -> int:
+    """Alert the DPO group once per notice not acknowledged in time. (To be built.)"""
+    return 0

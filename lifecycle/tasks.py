@@ -40,6 +40,15 @@ def run_due_deletions():
 
 
 @shared_task(acks_late=True, ignore_result=True)
+def escalate_unacknowledged_erasures():
+    """Beat, hourly: alert the DPO about recipients that have not acknowledged an erasure
+    within RECIPIENT_ACK_DAYS."""
+    from . import recipients
+
+    return recipients.escalate_overdue()
+
+
+@shared_task(acks_late=True, ignore_result=True)
 def remove_pending_files():
     """Beat, hourly: remove files that erasures let go and that could not be removed at once."""
     return erasure.remove_pending_files()

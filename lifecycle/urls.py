@@ -3,7 +3,7 @@ certificate check (``/privacy/certificate/``), mounted at the site root by the p
 
 from django.urls import path
 
-from . import views
+from . import views, views_recipients
 
 app_name = "lifecycle"
 
@@ -14,4 +14,10 @@ urlpatterns = [
     path("account/delete/", views.delete_account, name="delete_account"),
     path("account/delete/scheduled/", views.deletion_pending, name="deletion_pending"),
     path("privacy/certificate/", views.certificate, name="certificate"),
+    # A recipient's signed acknowledgement that it erased what it was told to (PIPL art. 47).
+    path(
+        "privacy/erasure-ack/<int:pk>/<str:token>/",
+        views_recipients.acknowledge,
+        name="recipient_ack",
+    ),
 ]

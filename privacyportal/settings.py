@@ -331,6 +331,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "lifecycle.tasks.remove_pending_files",
         "schedule": crontab(minute=40),
     },
+    "escalate-unacknowledged-erasures": {
+        "task": "lifecycle.tasks.escalate_unacknowledged_erasures",
+        "schedule": crontab(minute=50),
+    },
 }
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 
