@@ -5,7 +5,8 @@ consents. Read by export, erasure, correction and the records of processing.
 """
 
 from django.contrib.auth.hashers import make_password
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.phonenumber import to_python
@@ -118,7 +119,8 @@ def _plausible_birth_date(value):
 
 
 def _tombstone_ref(context):
-    return f"erased:{context.user.pk}"
+    user = context.user
+    return f"erased:{user.pk}" if user is not None else "erased"
 
 
 # --- Users and sign-in ----------------------------------------------------------------------------
@@ -146,7 +148,13 @@ registry.declare(
             "password", erase=REPLACE, replacement=lambda context: make_password(None), export=False
         ),
         Field("is_active", erase=REPLACE, replacement=False, export=False),
-        Field("erased_at", erase=REPLACE, replacement=lambda context: context.now, export=False),
+        # A tombstone keeps the time it was made (the "account deleted" clock of other rules).
+        Field(
+            "erased_at",
+            erase=REPLACE,
+            replacement=lambda context: Coalesce(F("erased_at"), Value(context.now)),
+            export=False,
+        ),
     ),
     context=("id",),
     clocks={"created": "date_joined"},
@@ -158,8 +166,8 @@ registry.declare(
     "sessions",
     owner="user_id",
     erase=DELETE,
-    fields=(Field("user", export=False), Field("created_at")),
-    clocks={"created": "created_at", "closed": "created_at"},
+    fields=(Field("user", export=False), Field("created_at"), Field("expires_at")),
+    clocks={"created": "created_at", "closed": "expires_at"},
 )
 
 

@@ -11,7 +11,9 @@ def remember_session(sender, request, user, **kwargs):
     key = getattr(session, "session_key", None)
     if user is None or user.pk is None or not key:
         return
-    UserSession.objects.update_or_create(session_key=key, defaults={"user": user})
+    UserSession.objects.update_or_create(
+        session_key=key, defaults={"user": user, "expires_at": session.get_expiry_date()}
+    )
 
 
 def forget_session(sender, request, user, **kwargs):

@@ -15,10 +15,14 @@ class LifecycleConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
         from django.core import checks
 
-        from .checks import check_certificate_keys
-        from .models import AccountDeletion, DataExport
+        from .checks import check_certificate_keys, check_retention_rules
+        from .models import AccountDeletion, DataExport, LegalHold, RetentionRule
 
         checks.register(check_certificate_keys, checks.Tags.security)
+        checks.register(check_retention_rules)
+        # Creating, changing and ending holds and rules is audited (RET-1, RET-2, AUD-1).
+        auditlog.register(LegalHold)
+        auditlog.register(RetentionRule, exclude_fields=["waiting_count", "waiting_since"])
         # Asking for, cancelling and downloading are audited (AUD-1); no content enters the log.
         auditlog.register(DataExport, exclude_fields=["file", "answer", "progress", "sha256"])
         auditlog.register(AccountDeletion, exclude_fields=["certificate", "signature", "code"])
@@ -27,6 +31,9 @@ class LifecycleConfig(AppConfig):
         from .deletion import flag_pending_deletion
 
         fulfilment.register_handlers()
+        from . import recipients
+
+        recipients.connect()  # notices follow the outbox's deliveries
         # Every app's personal-data declarations, loaded (and checked) at start-up.
         from lib.registry import registry
 

@@ -25,7 +25,7 @@ from notifications.services import enqueue
 from requests import workflow
 from requests.models import OPEN_STATES, DataSubjectRequest
 
-from . import certificates, emails, erasure
+from . import certificates, emails, erasure, holds
 from .models import AccountDeletion, ErasureRecord
 
 logger = logging.getLogger(__name__)
@@ -120,6 +120,11 @@ def execute(deletion_id: int, now=None, actor=None) -> AccountDeletion | None:
         if deletion is None:
             return None
         user = User.objects.select_for_update().get(pk=deletion.user_id)
+        held = holds.held_for(user, now)
+        if held.whole or "account" in held.categories:
+            # A legal hold keeps the person identifiable: the deletion waits until it ends.
+            logger.warning("Account deletion %s waits for a legal hold", deletion.pk)
+            return None
         _withdraw_open_requests(user)
         report = erasure.erase(
             user,
@@ -129,10 +134,7 @@ def execute(deletion_id: int, now=None, actor=None) -> AccountDeletion | None:
             deletion=deletion,
             now=now,
         )
-        # Staff flags and roles do not survive either (the row is a tombstone).
-        User.objects.filter(pk=user.pk).update(is_staff=False, is_superuser=False)
-        User.groups.through.objects.filter(user_id=user.pk).delete()
-        User.user_permissions.through.objects.filter(user_id=user.pk).delete()
+        strip_roles(user)
         deletion.status = D.Status.DONE
         deletion.executed_at = now
         deletion.backups_expire_at = report.record.backups_expire_at
@@ -140,6 +142,14 @@ def execute(deletion_id: int, now=None, actor=None) -> AccountDeletion | None:
         deletion.signature, deletion.key_id = certificates.sign(deletion.certificate)
         deletion.save()
     return deletion
+
+
+def strip_roles(user):
+    """Staff flags and roles do not survive an account deletion (the row is a tombstone)."""
+    User = get_user_model()
+    User.objects.filter(pk=user.pk).update(is_staff=False, is_superuser=False)
+    User.groups.through.objects.filter(user_id=user.pk).delete()
+    User.user_permissions.through.objects.filter(user_id=user.pk).delete()
 
 
 def delete_now(user, *, actor=None, channel=D.Channel.STAFF, request_reference="", now=None):

@@ -35,7 +35,7 @@ from lib.registry import (
     registry,
 )
 
-from . import recipients
+from . import holds, journal, recipients
 from .models import ErasureRecord, PendingFileDeletion
 
 logger = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def _replacement(f, context):
     return value(context) if callable(value) else value
 
 
-def _erased_value(decl: Declaration, f, context):
+def erased_value(decl: Declaration, f, context):
     model_field = decl.model_class._meta.get_field(f.name)
     if f.erase == REPLACE:
         value = _replacement(f, context)
@@ -99,7 +99,7 @@ def _field_key(model, name):
     return f"{model._meta.label}.{name}"
 
 
-def _files_of(querysets) -> list[PendingFileDeletion]:
+def files_of(querysets) -> list[PendingFileDeletion]:
     pending = []
     for qs in querysets:
         model = qs.model
@@ -116,18 +116,29 @@ def _files_of(querysets) -> list[PendingFileDeletion]:
     return pending
 
 
-def _delete_rows(qs) -> tuple[dict, list[PendingFileDeletion]]:
-    """Delete the rows with everything that cascades from them, noting every file that goes.
-    Returns ({model label: rows deleted}, files)."""
+def collect(qs):
+    """What deleting ``qs`` takes with it: (the collector, {model label: queryset of its rows}),
+    cascades included."""
     using = router.db_for_write(qs.model)
     collector = Collector(using=using)
     collector.collect(qs)
+    going = {}
     querysets = [*collector.fast_deletes]
     for model, instances in collector.data.items():
         pks = [obj.pk for obj in instances]
         if pks:
             querysets.append(model._base_manager.using(using).filter(pk__in=pks))
-    files = _files_of(querysets)
+    for queryset in querysets:
+        label = queryset.model._meta.label
+        going[label] = going[label] | queryset if label in going else queryset
+    return collector, going
+
+
+def delete_rows(qs, collected=None) -> tuple[dict, list[PendingFileDeletion]]:
+    """Delete the rows with everything that cascades from them, noting every file that goes.
+    Returns ({model label: rows deleted}, files)."""
+    collector, going = collected or collect(qs)
+    files = files_of(going.values())
     _count, per_model = collector.delete()
     return per_model, files
 
@@ -163,7 +174,7 @@ def _erase_declaration(decl, qs, categories, context, report, pending_files):
         return
     if decl.erase == DELETE:
         if decl.category in categories:
-            per_model, files = _delete_rows(qs)
+            per_model, files = delete_rows(qs)
             report.deleted_models.update(label for label, n in per_model.items() if n)
             pending_files += files
             report.erased.append(
@@ -189,8 +200,8 @@ def _erase_declaration(decl, qs, categories, context, report, pending_files):
             report.kept.append(_kept_item(decl, code, f.keep or decl.keep, context.now, f.name))
             continue
         if isinstance(decl.model_class._meta.get_field(f.name), models.FileField):
-            files += _files_of([qs])
-        changes[f.name] = _erased_value(decl, f, context)
+            files += files_of([qs])
+        changes[f.name] = erased_value(decl, f, context)
         erased_fields.setdefault(code, []).append(f.name)
     if not changes:
         return
@@ -247,23 +258,40 @@ def erase(
     actor=None,
     deletion=None,
     now=None,
+    replay=False,
 ) -> ErasureReport:
     """Erase ``categories`` (default: every category about the person) of ``user`` as the
-    registry declares, record it in the erasure ledger, and return the report. All or nothing."""
+    registry declares, record it in the erasure ledger, and return the report. All or nothing.
+
+    Legal holds win: a hold on the person raises ``DataHeld``; held categories and held
+    requests are left as they are and reported as kept. With ``replay`` (re-applying an
+    erasure after a restore) nothing new is recorded, journaled or sent to recipients."""
     now = now or timezone.now()
     known = {c.code for c in registry.subject_categories()}
     wanted = set(categories) if categories else known
     unknown = wanted - known
     if unknown:
         raise ValueError(f"Unknown data categories: {sorted(unknown)}")
+    held = holds.held_for(user, now)
+    if held.whole:
+        raise holds.DataHeld(held.whole)
+    held_categories = {code: until for code, until in held.categories.items() if code in wanted}
+    wanted -= set(held_categories)
     declarations = sorted(registry.about_subject(), key=lambda d: d.erase_order)
+    subject_rows = {}
+    for decl in declarations:
+        rows = registry.rows_of(decl, user)
+        if held.requests and decl.request_path:
+            rows = rows.exclude(**{f"{decl.request_path}__in": list(held.requests)})
+        subject_rows[decl.model] = rows
     context = ErasureContext(
-        user=user,
-        now=now,
-        subject_rows={d.model: registry.rows_of(d, user) for d in declarations},
-        erasing=_erasing(declarations, wanted),
+        user=user, now=now, subject_rows=subject_rows, erasing=_erasing(declarations, wanted)
     )
     report = ErasureReport()
+    for code, until in sorted(held_categories.items()):
+        report.kept.append(_held_item(code, until))
+    if held.requests and "requests" in wanted:
+        report.kept.append(_held_item("requests", max(held.requests.values())))
     pending_files: list[PendingFileDeletion] = []
     with transaction.atomic(), disable_auditlog():
         for decl in declarations:
@@ -274,6 +302,11 @@ def erase(
             )
         report.files = len(pending_files)
         report.kept = [item for item in report.kept if item["model"] not in report.deleted_models]
+        if pending_files:
+            PendingFileDeletion.objects.bulk_create(pending_files, batch_size=500)
+            transaction.on_commit(remove_pending_files)
+        if replay:
+            return report
         report.record = ErasureRecord.objects.create(
             created_at=now,
             reason=reason,
@@ -287,13 +320,21 @@ def erase(
             deletion=deletion,
             backups_expire_at=backups_expire_at(now),
         )
-        if pending_files:
-            PendingFileDeletion.objects.bulk_create(pending_files, batch_size=500)
-            transaction.on_commit(remove_pending_files)
+        journal.append_on_commit(report.record)
         erased = report.erased_categories()
         if erased:
             recipients.notify(report.record, [user.pk], erased)
     return report
+
+
+def _held_item(category, until):
+    return {
+        "category": category,
+        "model": "",
+        "what": "legal hold",
+        "basis": "A legal hold: data that must not be erased until the hold ends.",
+        "until": timezone.localtime(until).date().isoformat(),
+    }
 
 
 def _storage_of(field_key):

@@ -30,7 +30,7 @@ from lib.registry import BY_REQUEST, registry
 from requests import fulfilment, workflow
 from requests.models import RequestKind, RequestState
 
-from . import deletion, erasure, exports
+from . import deletion, erasure, exports, holds
 from .models import DataExport, ErasureRecord
 
 K = RequestKind
@@ -518,6 +518,8 @@ def report_text(report, also_kept=()) -> str:
             f = decl.field(item["what"])
             keep = (f.keep if f else None) or decl.keep
         basis = str(keep.basis) if keep else item["basis"]
+        if item["what"] == "legal hold":
+            basis = _("A legal hold: data that must not be erased until the hold ends.")
         kept.setdefault((item["category"], basis), set()).add(item["until"] or "")
     if kept:
         lines.append(_("Kept:"))
@@ -559,13 +561,16 @@ def execute_deletion(req, actor, data):
             _("These categories cannot be deleted on request: %(codes)s")
             % {"codes": ", ".join(unknown) or "—"}
         )
-    report = erasure.erase(
-        req.requester,
-        codes,
-        reason=ErasureRecord.Reason.REQUEST,
-        request_reference=req.reference,
-        actor=actor,
-    )
+    try:
+        report = erasure.erase(
+            req.requester,
+            codes,
+            reason=ErasureRecord.Reason.REQUEST,
+            request_reference=req.reference,
+            actor=actor,
+        )
+    except holds.DataHeld as exc:
+        raise workflow.TransitionError(str(exc)) from exc
     also_kept = held_but_not_deletable(req.requester, codes)
     with _in_language_of(req):
         return report_text(report, also_kept)

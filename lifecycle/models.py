@@ -296,10 +296,13 @@ class LegalHold(models.Model):
     request = models.ForeignKey(
         "requests.DataSubjectRequest",
         verbose_name=_("request"),
-        on_delete=models.PROTECT,
+        on_delete=models.SET_NULL,  # once the hold is over, the request's own rule applies
         null=True,
         blank=True,
         related_name="legal_holds",
+    )
+    request_reference = models.CharField(
+        _("request reference"), max_length=20, blank=True, editable=False
     )
     category = models.CharField(_("data category"), max_length=40, blank=True)
     reason = models.TextField(_("reason"))
@@ -332,7 +335,10 @@ class LegalHold(models.Model):
             models.CheckConstraint(
                 condition=(
                     Q(scope="user", user__isnull=False, request__isnull=True, category="")
-                    | Q(scope="request", user__isnull=True, request__isnull=False, category="")
+                    | (
+                        Q(scope="request", user__isnull=True, category="")
+                        & ~Q(request_reference="")
+                    )
                     | (
                         Q(scope="category", user__isnull=True, request__isnull=True)
                         & ~Q(category="")
@@ -347,6 +353,14 @@ class LegalHold(models.Model):
 
     def __str__(self):
         return f"H-{self.pk or 0:05d}"
+
+    def save(self, *args, **kwargs):
+        # The reference outlives the request, which its own rule deletes once the hold is over.
+        if self.request_id and not self.request_reference:
+            self.request_reference = self.request.reference
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "request_reference"}
+        super().save(*args, **kwargs)
 
 
 class ErasureRecord(models.Model):

@@ -49,6 +49,17 @@ def escalate_unacknowledged_erasures():
 
 
 @shared_task(acks_late=True, ignore_result=True)
+def retention_sweep():
+    """Beat, daily: erase what has outlived its retention rule (RET-1); same code as
+    ``manage.py retention_sweep``."""
+    from . import retention
+
+    result = retention.sweep()
+    logger.info("Retention sweep: %s rows erased", result.erased)
+    return result.erased
+
+
+@shared_task(acks_late=True, ignore_result=True)
 def remove_pending_files():
     """Beat, hourly: remove files that erasures let go and that could not be removed at once."""
     return erasure.remove_pending_files()

@@ -331,6 +331,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "lifecycle.tasks.remove_pending_files",
         "schedule": crontab(minute=40),
     },
+    "retention-sweep": {
+        "task": "lifecycle.tasks.retention_sweep",
+        "schedule": crontab(hour=2, minute=30),
+    },
     "escalate-unacknowledged-erasures": {
         "task": "lifecycle.tasks.escalate_unacknowledged_erasures",
         "schedule": crontab(minute=50),

@@ -106,6 +106,8 @@ DEMO_RECIPIENTS = [
             "link": "https://lantern-messaging.example/privacy",
             "country": "CN",
             "data_categories": ["account", "sms_codes", "notifications"],
+            "erasure_channel": "email",
+            "privacy_contact": "privacy@lantern-messaging.example",
         },
     ),
     (
@@ -139,6 +141,8 @@ DEMO_RECIPIENTS = [
             "link": "https://harbour-mail.example/privacy",
             "country": "SG",
             "data_categories": ["profile"],
+            "erasure_channel": "email",
+            "privacy_contact": "privacy@harbour-mail.example",
         },
     ),
 ]
@@ -231,6 +235,7 @@ class Command(BaseCommand):
         if not bob.verifications.exists():
             self._enterprise_verification(bob)
         self._consent(alice, bob, dpo)
+        self._legal_hold(alice, dpo)
 
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password: {password}):"))
         self.stdout.write("  admin  http://127.0.0.1:8000/admin/")
@@ -334,9 +339,16 @@ class Command(BaseCommand):
                 name=name, defaults={**contents, "active_from": since}
             )
             recipient.purposes.add(*(purposes[code] for code in codes))
-            if not recipient.data_categories and contents.get("data_categories"):
-                recipient.data_categories = contents["data_categories"]
-                recipient.save(update_fields=["data_categories"])
+            # Databases seeded before these fields existed get them once.
+            missing = {
+                key: contents[key]
+                for key in ("data_categories", "erasure_channel", "privacy_contact")
+                if key in contents and not getattr(recipient, key)
+            }
+            if missing:
+                for key, value in missing.items():
+                    setattr(recipient, key, value)
+                recipient.save(update_fields=list(missing))
         versions = {}
         for slug, (kind, title_en, title_zh, body_en, body_zh) in DEMO_POLICIES.items():
             document, _created = PolicyDocument.objects.get_or_create(
@@ -381,6 +393,23 @@ class Command(BaseCommand):
                 evidence={"wording": "Demo data", "language": "en"},
                 now=now - timedelta(days=days_ago),
             )
+
+    def _legal_hold(self, alice, dpo):
+        """A hold on alice's answered request (she complained about the answer), so the DPO
+        sees one in the admin; it blocks nothing of the demo walkthrough (RET-2)."""
+        from lifecycle.models import LegalHold
+
+        answered = alice.data_requests.filter(state="completed").order_by("pk").first()
+        if answered is None or LegalHold.objects.filter(request=answered).exists():
+            return
+        LegalHold.objects.create(
+            scope=LegalHold.Scope.REQUEST,
+            request=answered,
+            reason="Demo: alice complained to the authority about this answer; keep the file "
+            "until the complaint is closed.",
+            ends_at=timezone.now() + timedelta(days=365),
+            created_by=dpo,
+        )
 
     # -- Real-name verification (VER-1, VER-2): through the same code as the account center --
 

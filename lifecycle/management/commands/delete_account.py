@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.backends import find_user
-from lifecycle import deletion
+from lifecycle import deletion, holds
 from lifecycle.models import AccountDeletion
 
 
@@ -29,6 +29,12 @@ class Command(BaseCommand):
                     user, channel=AccountDeletion.Channel.STAFF, request_reference=reference
                 )
                 if done is None:
+                    held = holds.held_for(user)
+                    if held.whole or "account" in held.categories:
+                        raise CommandError(
+                            "A legal hold covers this person: the deletion is scheduled and "
+                            "runs when the hold ends."
+                        )
                     raise CommandError("The deletion could not be carried out; try again.")
                 self.stdout.write(
                     self.style.SUCCESS(

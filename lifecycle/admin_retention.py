@@ -1,0 +1,360 @@
+"""Retention rules and legal holds in the admin (RET-1, RET-2): the DPO edits each category's
+rule, sees what the next run would erase, confirms a run larger than its cap, and places,
+changes and ends legal holds, seeing what each one keeps from erasure. Every change is in the
+audit log."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from lib.registry import registry
+from requests.forms import ConfirmForm
+
+from . import holds, retention
+from .models import LegalHold, RetentionRule
+
+
+def _category_choices():
+    return [(c.code, c.label) for c in registry.subject_categories()]
+
+
+def _category_label(code):
+    category = registry.categories.get(code)
+    return str(category.label) if category else code
+
+
+def _confirm_page(model_admin, request, obj, *, title, help_text, form, summary):
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "original": obj,
+        "title": f"{title}: {obj}",
+        "action_title": title,
+        "help": help_text,
+        "form": form,
+        "media": model_admin.media + form.media,
+        "change_url": reverse(
+            f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk]
+        ),
+        "summary": summary,
+    }
+    return TemplateResponse(request, "admin/confirm_action.html", context)
+
+
+# --- Retention rules ------------------------------------------------------------------------------
+
+
+class RetentionRuleForm(forms.ModelForm):
+    category = forms.ChoiceField(label=_("data category"))
+
+    class Meta:
+        model = RetentionRule
+        fields = ["category", "period_days", "clock", "action", "legal_basis", "active", "cap"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = _category_choices()
+        if self.instance.pk:
+            self.fields["category"].disabled = True
+
+
+@admin.register(RetentionRule)
+class RetentionRuleAdmin(admin.ModelAdmin):
+    form = RetentionRuleForm
+    list_display = (
+        "category_display",
+        "period_days",
+        "clock",
+        "action",
+        "active",
+        "cap",
+        "waiting_display",
+        "updated_at",
+    )
+    list_filter = ("active", "action", "clock")
+    ordering = ("category",)
+    readonly_fields = ("preview", "waiting_display", "confirmed_until", "confirmed_by")
+    change_form_template = "admin/lifecycle/retentionrule/change_form.html"
+
+    def get_fieldsets(self, request, obj=None):
+        fields = ["category", "period_days", "clock", "action", "legal_basis", "active", "cap"]
+        if obj is None:
+            return ((None, {"fields": fields}),)
+        return (
+            (None, {"fields": fields}),
+            (
+                _("The next run"),
+                {"fields": ("preview", "waiting_display", "confirmed_until", "confirmed_by")},
+            ),
+        )
+
+    def has_add_permission(self, request):
+        # Every category has its rule from the start; one is added only for a new category.
+        return super().has_add_permission(request) and bool(retention.missing_rules())
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a category without a rule is a start-up error
+
+    @admin.display(description=_("data category"), ordering="category")
+    def category_display(self, obj):
+        return _category_label(obj.category)
+
+    @admin.display(description=_("waiting for a DPO"))
+    def waiting_display(self, obj):
+        if obj.waiting_count is None:
+            return "—"
+        return format_html(
+            '<span class="dsr-due dsr-due-overdue">{}</span>',
+            _("%(count)s rows, more than the cap; since %(date)s")
+            % {
+                "count": obj.waiting_count,
+                "date": timezone.localtime(obj.waiting_since).strftime("%Y-%m-%d %H:%M"),
+            },
+        )
+
+    @admin.display(description=_("what a run would erase now"))
+    def preview(self, obj):
+        run = retention.run_rule(obj, holds.Holds.now(), timezone.now(), dry_run=True)
+        if run.held:
+            return _("Nothing: a legal hold covers the whole category.")
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "", "<li>{}: {} ({})</li>", ((p.model, p.candidates, p.mode) for p in run.parts)
+            ),
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/confirm/",
+                self.admin_site.admin_view(self.confirm_view),
+                name="lifecycle_retentionrule_confirm",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        obj = self.get_object(request, object_id)
+        extra_context["can_confirm"] = (
+            obj is not None
+            and obj.waiting_count is not None
+            and request.user.has_perm("lifecycle.confirm_retentionrule")
+        )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def confirm_view(self, request, pk):
+        """A DPO confirms a run larger than the rule's cap (the next sweep carries it out)."""
+        if not request.user.has_perm("lifecycle.confirm_retentionrule"):
+            raise PermissionDenied
+        rule = get_object_or_404(RetentionRule, pk=pk)
+        change_url = reverse("admin:lifecycle_retentionrule_change", args=[pk])
+        if rule.waiting_count is None:
+            messages.error(request, _("This rule is not waiting for a confirmation."))
+            return redirect(change_url)
+        form = ConfirmForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            retention.confirm(rule, request.user)
+            messages.success(
+                request,
+                _("Confirmed: the next retention sweep (within two days) erases these rows."),
+            )
+            return redirect(change_url)
+        return _confirm_page(
+            self,
+            request,
+            rule,
+            title=_("Confirm the large run"),
+            help_text=_(
+                "The last run found more rows to erase than this rule's cap and erased nothing "
+                "of its category. Check the rule (period, clock, action): confirm only if so "
+                "much really has expired. The next sweep then erases them, in batches."
+            ),
+            form=form,
+            summary=[
+                (_("data category"), _category_label(rule.category)),
+                (_("kept for (days)"), rule.period_days),
+                (_("counted from"), rule.get_clock_display()),
+                (_("then"), rule.get_action_display()),
+                (_("rows waiting"), rule.waiting_count),
+            ],
+        )
+
+
+# --- Legal holds ----------------------------------------------------------------------------------
+
+
+class LegalHoldForm(forms.ModelForm):
+    category = forms.ChoiceField(label=_("data category"), required=False)
+
+    class Meta:
+        model = LegalHold
+        fields = ["scope", "user", "request", "category", "reason", "starts_at", "ends_at"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "category" in self.fields:  # read-only once the hold exists
+            self.fields["category"].choices = [("", "---------"), *_category_choices()]
+
+    def clean(self):
+        cleaned = super().clean()
+        scope = cleaned.get("scope", self.instance.scope)
+        if self.instance.pk:  # the target is fixed once the hold exists
+            scope = None
+        targets = {
+            LegalHold.Scope.USER: ("user", _("Choose the person.")),
+            LegalHold.Scope.REQUEST: ("request", _("Choose the request.")),
+            LegalHold.Scope.CATEGORY: ("category", _("Choose the data category.")),
+        }
+        if scope in targets:
+            needed, message = targets[scope]
+            if not cleaned.get(needed):
+                self.add_error(needed, message)
+            for other, _message in targets.values():
+                if other != needed and cleaned.get(other):
+                    self.add_error(
+                        other, _("Leave this empty: the hold's scope is another kind of data.")
+                    )
+        starts, ends = cleaned.get("starts_at"), cleaned.get("ends_at")
+        if starts and ends and ends <= starts:
+            self.add_error("ends_at", _("The hold must end after it starts."))
+        if not (cleaned.get("reason") or "").strip():
+            self.add_error("reason", _("Give the reason for the hold (e.g. the case or order)."))
+        return cleaned
+
+
+class CurrentFilter(admin.SimpleListFilter):
+    title = _("in force")
+    parameter_name = "current"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("In force")), ("no", _("Ended or expired"))]
+
+    def queryset(self, request, queryset):
+        current = holds.current_holds().values("pk")
+        if self.value() == "yes":
+            return queryset.filter(pk__in=current)
+        if self.value() == "no":
+            return queryset.exclude(pk__in=current)
+        return queryset
+
+
+@admin.register(LegalHold)
+class LegalHoldAdmin(admin.ModelAdmin):
+    form = LegalHoldForm
+    list_display = ("__str__", "scope", "target", "starts_at", "ends_at", "state", "created_by")
+    list_filter = (CurrentFilter, "scope")
+    list_select_related = ("user", "request", "created_by")
+    search_fields = ("=request__reference", "=user__id", "category")
+    raw_id_fields = ("user", "request")
+    show_full_result_count = False
+    ordering = ("-created_at", "-id")
+    change_form_template = "admin/lifecycle/legalhold/change_form.html"
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        fixed = ("scope", "user", "request", "category", "created_by", "created_at", "ended_at")
+        return (*fixed, "blocks")
+
+    def get_fields(self, request, obj=None):
+        fields = ["scope", "user", "request", "category", "reason", "starts_at", "ends_at"]
+        if obj is not None:
+            fields += ["created_by", "created_at", "ended_at", "blocks"]
+        return fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # holds are ended, never deleted: they are evidence
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description=_("applies to"))
+    def target(self, obj):
+        if obj.scope == LegalHold.Scope.USER:
+            return str(obj.user)
+        if obj.scope == LegalHold.Scope.REQUEST:
+            return obj.request_reference or str(obj.request)
+        return _category_label(obj.category)
+
+    @admin.display(description=_("state"))
+    def state(self, obj):
+        now = timezone.now()
+        if obj.ended_at:
+            return _("ended early")
+        if obj.ends_at <= now:
+            return _("expired")
+        if obj.starts_at > now:
+            return _("not yet in force")
+        return _("in force")
+
+    @admin.display(description=_("what it keeps from erasure"))
+    def blocks(self, obj):
+        rows = holds.blocked_by(obj)
+        if not rows:
+            return _("Nothing at the moment.")
+        return format_html(
+            "<ul>{}</ul>", format_html_join("", "<li>{}: {}</li>", ((m, n) for m, n in rows))
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/end/",
+                self.admin_site.admin_view(self.end_view),
+                name="lifecycle_legalhold_end",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        obj = self.get_object(request, object_id)
+        extra_context["can_end"] = (
+            obj is not None
+            and obj.ended_at is None
+            and obj.ends_at > timezone.now()
+            and self.has_change_permission(request, obj)
+        )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def end_view(self, request, pk):
+        """Lift a hold before its end date; the sweep may then erase what it kept."""
+        hold = get_object_or_404(LegalHold, pk=pk)
+        if not self.has_change_permission(request, hold):
+            raise PermissionDenied
+        change_url = reverse("admin:lifecycle_legalhold_change", args=[pk])
+        if hold.ended_at is not None or hold.ends_at <= timezone.now():
+            messages.error(request, _("This hold is no longer in force."))
+            return redirect(change_url)
+        form = ConfirmForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            hold.ended_at = timezone.now()
+            hold.save(update_fields=["ended_at"])  # through the ORM: audited
+            messages.success(request, _("The hold is ended."))
+            return redirect(change_url)
+        return _confirm_page(
+            self,
+            request,
+            hold,
+            title=_("End the hold"),
+            help_text=_(
+                "The data it kept becomes subject to its retention rules again: the next sweep "
+                "may erase what has expired meanwhile."
+            ),
+            form=form,
+            summary=[
+                (_("applies to"), self.target(hold)),
+                (_("reason"), hold.reason),
+                (_("until"), timezone.localtime(hold.ends_at)),
+            ],
+        )

@@ -1,0 +1,359 @@
+"""The retention engine (RET-1, RET-2, RET-3): legal holds and the retention sweep.
+
+Every data category of the registry has a ``RetentionRule``: how many days, counted from which
+clock (created, closed, account deleted, last sign-in), and then delete or anonymise. The sweep
+(``sweep()``: daily in beat, and ``manage.py retention_sweep [--dry-run]``) finds, for each rule
+and each declaration of its category, the rows whose clock is past the period, that still hold
+something to erase and that no legal hold covers, and erases them through the registry:
+
+- in bounded batches, each its own transaction with its own entry in the erasure ledger (rule,
+  category, rows, files, and the rows' keys so that it can be replayed after a restore);
+- deleting where the rule says delete and the model allows it (``Declaration.deletable``),
+  otherwise erasing the category's fields as declared;
+- scrubbing the audit log's copies of what it erases, removing files after commit, and telling
+  the recipients (``lifecycle.recipients``);
+- idempotent: a batch that fails rolls back alone, and a second run takes what is left, so a
+  killed sweep run again reaches the same end state;
+- careful: a rule that would erase more than its ``cap`` in one run stops before erasing that
+  category and waits for a DPO to confirm it in the admin.
+
+Legal holds (on a person, a request, or a whole category, until an end date) are honoured by the
+sweep and by every other erasure (``held_for``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from auditlog.context import disable_auditlog
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from lib.registry import BLANK, DELETE, REPLACE, Declaration, ErasureContext, registry
+from notifications.services import enqueue
+
+from . import erasure, journal, recipients
+from .holds import Holds
+from .models import ErasureRecord, PendingFileDeletion, RetentionRule
+
+logger = logging.getLogger(__name__)
+
+CONFIRMATION_VALID = timedelta(days=2)
+
+
+# --- The sweep ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Part:
+    """One declaration under one rule in one run."""
+
+    model: str
+    mode: str  # "delete", "anonymise" or a reason it is skipped
+    candidates: int = 0
+    erased: int = 0
+    batches: int = 0
+
+
+@dataclass
+class RuleRun:
+    rule: RetentionRule
+    parts: list[Part] = field(default_factory=list)
+    held: bool = False
+    waiting: int | None = None  # rows found over the cap, waiting for a DPO
+    failed: bool = False
+
+    @property
+    def erased(self):
+        return sum(p.erased for p in self.parts)
+
+    @property
+    def candidates(self):
+        return sum(p.candidates for p in self.parts)
+
+
+@dataclass
+class SweepResult:
+    dry_run: bool
+    runs: list[RuleRun] = field(default_factory=list)
+    missing_rules: list[str] = field(default_factory=list)
+
+    @property
+    def erased(self):
+        return sum(run.erased for run in self.runs)
+
+
+def missing_rules() -> list[str]:
+    """Declared categories without a retention rule (the start-up check reports them)."""
+    codes = {c.code for c in registry.subject_categories()}
+    return sorted(codes - set(RetentionRule.objects.values_list("category", flat=True)))
+
+
+def _fields_of(decl: Declaration, category: str):
+    """The fields a rule on ``category`` erases in ``decl`` (blank or replace)."""
+    return [
+        f for f in decl.fields if decl.category_of(f) == category and f.erase in (BLANK, REPLACE)
+    ]
+
+
+def _mode(rule: RetentionRule, decl: Declaration) -> str:
+    """What the rule does to this declaration's rows: "delete", "anonymise", or why nothing."""
+    own_row = decl.category == rule.category
+    fields = _fields_of(decl, rule.category)
+    if (
+        own_row
+        and decl.deletable
+        and (rule.action == RetentionRule.Action.DELETE or decl.erase == DELETE or not fields)
+    ):
+        return "delete"
+    if fields:
+        return "anonymise"
+    return "kept: nothing it may erase"
+
+
+def _still_holds_something(decl: Declaration, fields) -> Q:
+    """Rows with a value left in any of ``fields`` (an anonymised row is not taken twice)."""
+    model = decl.model_class
+    condition = Q(pk__in=[])
+    for f in fields:
+        model_field = model._meta.get_field(f.name)
+        text = isinstance(model_field, models.CharField | models.TextField | models.FileField)
+        has_value = Q(**{f"{f.name}__isnull": False}) if model_field.null else Q()
+        if f.erase == BLANK:
+            if text:
+                has_value &= ~Q(**{f.name: ""})
+            elif not model_field.null:
+                continue  # never empty: cannot tell
+        elif isinstance(f.replacement, str) and f.replacement and text:
+            has_value &= ~Q(**{f.name: f.replacement}) & ~Q(**{f.name: ""})
+        else:
+            continue
+        condition |= has_value
+    return condition
+
+
+def candidates(rule: RetentionRule, decl: Declaration, mode: str, holds: Holds, now):
+    """The rows of ``decl`` this rule erases now, or None when the clock does not apply or a
+    hold covers the whole declaration."""
+    path = decl.clock_path(rule.clock)
+    if path is None:
+        return None
+    cutoff = now - timedelta(days=rule.period_days)
+    qs = decl.model_class._base_manager.filter(**{f"{path}__lte": cutoff})
+    if mode == "anonymise":
+        qs = qs.filter(_still_holds_something(decl, _fields_of(decl, rule.category)))
+    return holds.exclude(decl, qs)
+
+
+def _copy_scrubbers():
+    """Declarations whose eraser removes copies of other rows' values (the audit log)."""
+    return [d for d in registry.declarations if d.eraser is not None and d.erase_order == 0]
+
+
+def apply(decl: Declaration, category: str, mode: str, pks, now):
+    """Delete or anonymise the rows ``pks`` of ``decl`` for a rule on ``category``, with the
+    audit log's copies of their values; returns (files let go, account numbers concerned).
+    Used by the sweep and by replays after a restore."""
+    batch = decl.model_class._base_manager.filter(pk__in=pks)
+    fields = _fields_of(decl, category)
+    context = ErasureContext(
+        user=None,
+        now=now,
+        subject_rows={decl.model: batch},
+        erasing={decl.model: None if mode == "delete" else {f.name for f in fields}},
+    )
+    owners = []
+    if decl.owner in ("pk", "id"):
+        owners = list(batch.values_list("pk", flat=True))
+    elif decl.owner is not None:
+        owners = list(batch.values_list(decl.owner, flat=True).distinct())
+    owners = [pk for pk in owners if pk is not None]
+    files = []
+    collected = None
+    if mode == "delete":
+        # The audit log's copies go for everything the deletion takes with it (cascades).
+        collected = erasure.collect(batch)
+        context.subject_rows = collected[1]
+        context.erasing = dict.fromkeys(collected[1])
+    with disable_auditlog():
+        for scrubber in _copy_scrubbers():
+            if scrubber.category != category:
+                scrubber.eraser(context, None, {category})
+        if mode == "delete":
+            _per_model, files = erasure.delete_rows(batch, collected)
+        else:
+            if any(f.name in decl.file_fields() for f in fields):
+                files = erasure.files_of([batch])
+            batch.update(**{f.name: erasure.erased_value(decl, f, context) for f in fields})
+    return files, owners
+
+
+def _erase_batch(rule, decl, mode, pks, now) -> ErasureRecord:
+    fields = _fields_of(decl, rule.category)
+    files, owners = apply(decl, rule.category, mode, pks, now)
+    record = ErasureRecord.objects.create(
+        created_at=now,
+        reason=ErasureRecord.Reason.RULE,
+        rule=rule,
+        categories=[rule.category],
+        row_keys={decl.model: list(pks)},
+        report={
+            "erased": [
+                {
+                    "category": rule.category,
+                    "model": decl.model,
+                    "action": "deleted" if mode == "delete" else "anonymised",
+                    "rows": len(pks),
+                    "files": len(files),
+                    **({"fields": sorted(f.name for f in fields)} if mode != "delete" else {}),
+                }
+            ],
+            "kept": [],
+        },
+        rows=len(pks),
+        files=len(files),
+        backups_expire_at=erasure.backups_expire_at(now),
+    )
+    if files:
+        PendingFileDeletion.objects.bulk_create(files, batch_size=500)
+        transaction.on_commit(erasure.remove_pending_files)
+    recipients.notify(record, owners, [rule.category])
+    journal.append_on_commit(record)
+    return record
+
+
+def _needs_confirmation(rule, found, now) -> bool:
+    if found <= rule.cap:
+        return False
+    return not (rule.confirmed_until and rule.confirmed_until >= now)
+
+
+def _ask_dpo(rule, found, now):
+    """Record that the rule waits for a DPO, and tell the DPO group once a day."""
+    from django.urls import reverse
+
+    from notifications.services import Draft, render
+    from requests.workflow import dpo_recipients
+
+    RetentionRule.objects.filter(pk=rule.pk).update(
+        waiting_count=found, waiting_since=rule.waiting_since or now
+    )
+    url = settings.PORTAL_BASE_URL.rstrip("/") + reverse(
+        "admin:lifecycle_retentionrule_change", args=[rule.pk]
+    )
+    drafts = []
+    for person in dpo_recipients():
+
+        def subject():
+            return _("Retention sweep waiting for you: %(category)s") % {"category": rule.category}
+
+        def body():
+            return _(
+                "The retention rule for “%(category)s” would erase %(count)s rows in one run, "
+                "more than its cap of %(cap)s. Nothing of this category was erased. Check the rule "
+                "and confirm the run in the admin:\n\n%(url)s"
+            ) % {"category": rule.category, "count": found, "cap": rule.cap, "url": url}
+
+        subject_text, body_text = render(person.preferred_language, subject, body)
+        drafts.append(
+            Draft(
+                key=f"retention:{rule.pk}:confirm:{timezone.localdate(now).isoformat()}:"
+                f"{person.pk or 'dpo-mailbox'}",
+                recipient_id=person.pk,
+                to_email=person.email,
+                subject=subject_text,
+                body=body_text,
+            )
+        )
+    enqueue(drafts)
+
+
+def run_rule(rule, holds, now, *, dry_run=False, batch_size=None) -> RuleRun:
+    batch_size = batch_size or settings.RETENTION_SWEEP_BATCH_SIZE
+    run = RuleRun(rule=rule)
+    if rule.category in holds.categories:
+        run.held = True
+        return run
+    plans = []
+    for decl in registry.about_subject():
+        if rule.category not in decl.categories():
+            continue
+        mode = _mode(rule, decl)
+        part = Part(model=decl.model, mode=mode)
+        run.parts.append(part)
+        if mode not in ("delete", "anonymise"):
+            continue
+        qs = candidates(rule, decl, mode, holds, now)
+        if qs is None:
+            no_clock = decl.clock_path(rule.clock) is None
+            part.mode = "kept: the clock does not apply" if no_clock else "held"
+            continue
+        plans.append((decl, part, qs))
+    # Count first, bounded by the cap: a run far larger than usual waits for a DPO.
+    limit = rule.cap + 1
+    for _decl, part, qs in plans:
+        part.candidates = qs.order_by().values("pk")[: limit if not dry_run else None].count()
+    found = run.candidates
+    if dry_run:
+        return run
+    if _needs_confirmation(rule, found, now):
+        run.waiting = sum(qs.count() for _decl, _part, qs in plans)  # the real number
+        _ask_dpo(rule, run.waiting, now)
+        return run
+    for decl, part, qs in plans:
+        while True:
+            with transaction.atomic():
+                pks = list(
+                    qs.order_by("pk")
+                    .select_for_update(skip_locked=True, of=("self",))
+                    .values_list("pk", flat=True)[:batch_size]
+                )
+                if not pks:
+                    break
+                _erase_batch(rule, decl, part.mode, pks, now)
+            part.erased += len(pks)
+            part.batches += 1
+            if len(pks) < batch_size:
+                break
+    if rule.waiting_count is not None or rule.confirmed_until:
+        # Done: a later large run needs a new confirmation.
+        RetentionRule.objects.filter(pk=rule.pk).update(
+            waiting_count=None, waiting_since=None, confirmed_until=None
+        )
+    return run
+
+
+def sweep(now=None, *, dry_run=False, categories=None, batch_size=None) -> SweepResult:
+    """Run every active rule (or those of ``categories``). See the module's docstring."""
+    now = now or timezone.now()
+    result = SweepResult(dry_run=dry_run, missing_rules=missing_rules())
+    if result.missing_rules:
+        logger.error("Data categories without a retention rule: %s", result.missing_rules)
+    holds = Holds.now(now)
+    rules = RetentionRule.objects.filter(active=True).order_by("category")
+    if categories:
+        rules = rules.filter(category__in=categories)
+    known = {c.code for c in registry.subject_categories()}
+    for rule in rules:
+        if rule.category not in known:
+            continue
+        try:
+            run = run_rule(rule, holds, now, dry_run=dry_run, batch_size=batch_size)
+        except Exception:  # one rule failing must not hold the others back
+            logger.exception("Retention rule %s failed", rule.category)
+            run = RuleRun(rule=rule, failed=True)
+        result.runs.append(run)
+    return result
+
+
+def confirm(rule: RetentionRule, staff_user, now=None) -> None:
+    """A DPO confirms the next large run of ``rule`` (valid for two days)."""
+    now = now or timezone.now()
+    rule.confirmed_until = now + CONFIRMATION_VALID
+    rule.confirmed_by = staff_user
+    rule.save(update_fields=["confirmed_until", "confirmed_by", "updated_at"])  # audited
