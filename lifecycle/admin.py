@@ -81,6 +81,7 @@ class ErasureRecordAdmin(EvidenceAdminMixin, admin.ModelAdmin):
         "deletion",
         "backups_expire_at",
         "report_display",
+        "recipients_display",
     )
     readonly_fields = fields
 
@@ -105,6 +106,29 @@ class ErasureRecordAdmin(EvidenceAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("what was erased and kept"))
     def report_display(self, obj):
         return _as_json(obj.report)
+
+    @admin.display(description=_("recipients told to erase"))
+    def recipients_display(self, obj):
+        """Each recipient's notice (PIPL art. 47): status, when told, when acknowledged."""
+
+        def day(value):
+            return timezone.localtime(value).date().isoformat() if value else "—"
+
+        items = [
+            format_html(
+                '<li><a href="{}">{}</a> {}: {} ({})</li>',
+                reverse("admin:lifecycle_recipienterasure_change", args=[n.pk]),
+                n,
+                n.recipient.name,
+                n.get_status_display(),
+                _("told %(sent)s, acknowledged %(acknowledged)s")
+                % {"sent": day(n.sent_at), "acknowledged": day(n.acknowledged_at)},
+            )
+            for n in obj.recipient_notices.select_related("recipient").order_by("recipient__name")
+        ]
+        if not items:
+            return "—"
+        return format_html("<ul>" + "{}" * len(items) + "</ul>", *items)
 
 
 @admin.register(AccountDeletion)
@@ -277,4 +301,5 @@ def personal_data_map_view(request, admin_site):
     return TemplateResponse(request, "admin/lifecycle/personal_data_map.html", context)
 
 
-from . import admin_recipients  # noqa: E402,F401 - registers the erasures at recipients
+# Erasures at recipients; retention rules and legal holds.
+from . import admin_recipients, admin_retention  # noqa: E402,F401

@@ -159,4 +159,13 @@ def certificate(request):
             for code, until in kept.items()
         ]
         context["backups_expire_at"] = content.get("backups_expire_at")
+        # The recipients told to erase (PIPL art. 47): companies, named in the privacy policy;
+        # live statuses, not part of the signed certificate.
+        from .models import RecipientErasure
+
+        context["recipients"] = list(
+            RecipientErasure.objects.filter(erasure__deletion=found)
+            .select_related("recipient")
+            .order_by("recipient__name", "id")
+        )
     return render(request, "lifecycle/certificate.html", context, status=status)

@@ -1,11 +1,49 @@
-"""A recipient acknowledges an erasure through its signed callback URL. (To be built.)"""
+"""A recipient acknowledges an erasure through its signed callback URL (PIPL art. 47).
 
-from django.http import HttpResponse
+``POST /privacy/erasure-ack/<notice>/<token>/`` with any body (at most MAX_BODY bytes) signed
+like our notices: header ``X-Portal-Signature: sha256=<hex HMAC-SHA256 of the raw body with the
+recipient's secret>``. An unknown notice or a wrong token is a 404 (nothing tells which); a wrong
+or missing signature a 401, recording nothing; otherwise 200 ``{"status": "acknowledged"}``,
+also on a repeat. No session, no CSRF token: the token and the signature are the credentials.
+"""
+
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from . import recipients
+from .models import RecipientErasure
+
+MAX_BODY = 64 * 1024
+SIGNATURE_META = "HTTP_" + recipients.SIGNATURE_HEADER.upper().replace("-", "_")
+
+
+def _error(status, message):
+    return JsonResponse({"error": message}, status=status)
+
+
+def _declared_length(request) -> int:
+    try:
+        return max(int(request.META.get("CONTENT_LENGTH") or 0), 0)
+    except ValueError:
+        return 0
+
 
 @csrf_exempt
+@never_cache
 @require_POST
 def acknowledge(request, pk, token):
-    return HttpResponse(status=501)
+    if _declared_length(request) > MAX_BODY:
+        return _error(413, "body too large")
+    notice = RecipientErasure.objects.select_related("recipient").filter(pk=pk).first()
+    if notice is None or not recipients.token_matches(notice, token):
+        return _error(404, "not found")
+    body = request.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        return _error(413, "body too large")
+    if not recipients.acknowledge(notice, body, request.META.get(SIGNATURE_META, "")):
+        response = _error(401, "bad signature")
+        response["WWW-Authenticate"] = f'HMAC-SHA256 header="{recipients.SIGNATURE_HEADER}"'
+        return response
+    return JsonResponse({"status": "acknowledged"})

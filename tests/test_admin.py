@@ -102,7 +102,9 @@ def one_of_each(admin_user, user, staff):
     EnterpriseVerificationFactory(user=user)
     GuardianConsentFactory(child=user)
     purpose = PurposeFactory(code="smoke-purpose")
-    RecipientFactory().purposes.add(purpose)
+    RecipientFactory(
+        data_categories=["profile"], erasure_channel="email", privacy_contact="privacy@example.com"
+    ).purposes.add(purpose)
     version = PolicyVersionFactory(published_at=timezone.now(), published_by=staff)
     ledger.record(action="grant", channel="web", user=user, purpose=purpose)
     Campaign.objects.create(
@@ -132,9 +134,13 @@ def one_of_each(admin_user, user, staff):
     AccessLog.objects.create(**access)
     AccessFailureLog.objects.create(**access)
     from lifecycle import deletion, exports
+    from lifecycle.models import LegalHold
 
     exports.request_export(user)
     deletion.delete_now(UserFactory())  # an account deletion and its erasure record
+    LegalHold.objects.create(
+        scope="user", user=user, reason="Court order 1", ends_at=timezone.now() + timedelta(days=9)
+    )
     assert Notification.objects.exists()
     assert AuditLogEntry.objects.exists()
     return req
