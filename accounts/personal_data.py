@@ -9,8 +9,8 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from phonenumber_field.phonenumber import to_python
 
+from lib.phones import e164
 from lib.registry import (
     ANONYMISE,
     BLANK,
@@ -242,8 +242,7 @@ def sign_in_identifiers(user) -> list[str]:
     (``accounts.backends.axes_username``)."""
     identifiers = []
     if user.phone:
-        number = to_python(str(user.phone))
-        identifiers.append(number.as_e164 if number is not None else str(user.phone))
+        identifiers.append(e164(user.phone) or str(user.phone))
     if user.email:
         identifiers.append(user.email.lower())
     return identifiers

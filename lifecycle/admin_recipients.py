@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from lib.admin import EvidenceAdminMixin
 from lib.registry import registry
@@ -117,10 +118,11 @@ class RecipientErasureAdmin(EvidenceAdminMixin, admin.ModelAdmin):
         note = Notification.objects.filter(key=f"{recipients.NOTICE_PREFIX}{obj.pk}").first()
         if note is None:
             return "—"
-        text = _("%(status)s after %(attempts)s attempt(s)") % {
-            "status": note.get_status_display(),
-            "attempts": note.attempts,
-        }
+        text = ngettext(
+            "%(status)s after %(attempts)s attempt",
+            "%(status)s after %(attempts)s attempts",
+            note.attempts,
+        ) % {"status": note.get_status_display(), "attempts": note.attempts}
         if note.status == Notification.Status.PENDING and note.attempts:
             text += " · " + _("next attempt %(when)s") % {
                 "when": timezone.localtime(note.next_attempt_at).strftime("%Y-%m-%d %H:%M")
@@ -184,7 +186,7 @@ class RecipientErasureAdmin(EvidenceAdminMixin, admin.ModelAdmin):
             "change_url": change_url,
             "summary": [
                 (_("Recipient"), notice.recipient.name),
-                (_("Erasure"), str(notice.erasure)),
+                (_("Erasure record"), str(notice.erasure)),
                 (_("Categories"), self.categories_display(notice)),
                 (_("Status"), notice.get_status_display()),
                 (

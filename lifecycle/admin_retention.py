@@ -12,6 +12,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext, pgettext, pgettext_lazy
 
 from lib.registry import registry
 from requests.forms import ConfirmForm
@@ -111,7 +112,11 @@ class RetentionRuleAdmin(admin.ModelAdmin):
             return "—"
         return format_html(
             '<span class="dsr-due dsr-due-overdue">{}</span>',
-            _("%(count)s rows, more than the cap; since %(date)s")
+            ngettext(
+                "%(count)s row, more than the cap; since %(date)s",
+                "%(count)s rows, more than the cap; since %(date)s",
+                obj.waiting_count,
+            )
             % {
                 "count": obj.waiting_count,
                 "date": timezone.localtime(obj.waiting_since).strftime("%Y-%m-%d %H:%M"),
@@ -120,7 +125,9 @@ class RetentionRuleAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("what a run would erase now"))
     def preview(self, obj):
-        run = retention.run_rule(obj, holds.Holds.now(), timezone.now(), dry_run=True)
+        # The rule as stored: a form being corrected may hold values that were refused.
+        saved = RetentionRule.objects.get(pk=obj.pk)
+        run = retention.run_rule(saved, holds.Holds.now(), timezone.now(), dry_run=True)
         if run.held:
             return _("Nothing: a legal hold covers the whole category.")
         return format_html(
@@ -231,7 +238,7 @@ class LegalHoldForm(forms.ModelForm):
 
 
 class CurrentFilter(admin.SimpleListFilter):
-    title = _("in force")
+    title = pgettext_lazy("legal hold", "in force")
     parameter_name = "current"
 
     def lookups(self, request, model_admin):
@@ -295,7 +302,7 @@ class LegalHoldAdmin(admin.ModelAdmin):
             return _("expired")
         if obj.starts_at > now:
             return _("not yet in force")
-        return _("in force")
+        return pgettext("legal hold", "in force")
 
     @admin.display(description=_("what it keeps from erasure"))
     def blocks(self, obj):
@@ -340,7 +347,7 @@ class LegalHoldAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             hold.ended_at = timezone.now()
             hold.save(update_fields=["ended_at"])  # through the ORM: audited
-            messages.success(request, _("The hold is ended."))
+            messages.success(request, _("The hold has ended."))
             return redirect(change_url)
         return _confirm_page(
             self,

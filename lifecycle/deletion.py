@@ -46,7 +46,7 @@ def scheduled_for(user) -> AccountDeletion | None:
 
 
 def schedule(
-    user, *, channel, request_reference="", actor=None, execute_after=None, now=None
+    user, *, channel, request_reference="", actor=None, execute_after=None, now=None, notify=True
 ) -> AccountDeletion:
     """Schedule the deletion of ``user``'s account; the same deletion if one is scheduled.
     Every session of the account ends: signing in again offers to cancel."""
@@ -77,7 +77,8 @@ def schedule(
         except IntegrityError:
             return scheduled_for(user)
         end_sessions(user)
-        enqueue([d for d in [emails.deletion_scheduled(deletion)] if d])
+        if notify:
+            enqueue([d for d in [emails.deletion_scheduled(deletion)] if d])
     return deletion
 
 
@@ -165,6 +166,7 @@ def delete_now(user, *, actor=None, channel=D.Channel.STAFF, request_reference="
             actor=actor,
             execute_after=now,
             now=now,
+            notify=False,  # carried out at once: no "will be deleted on" message
         )
     D.objects.filter(pk=deletion.pk, status=D.Status.SCHEDULED).update(execute_after=now)
     return execute(deletion.pk, now=now, actor=actor)

@@ -26,6 +26,7 @@ from accounts.services import CodeError, send_code, verify_code
 from consent import ledger
 from consent.models import ConsentEvent, PolicyDocument, Purpose
 from lib import corrections
+from lib.phones import e164
 from lib.registry import BY_REQUEST, registry
 from requests import fulfilment, workflow
 from requests.models import RequestKind, RequestState
@@ -229,12 +230,9 @@ def clean_corrections(requester, data, *, staff=False):
 
 def send_new_phone_code(request, form) -> tuple[bool, str]:
     """The "Send code" button: a code to the new phone number typed in the form."""
-    from phonenumber_field.phonenumber import to_python
-
-    number = to_python(form.data.get("new_phone", ""))
-    if number is None or not number.is_valid():
+    phone = e164(form.data.get("new_phone", ""))
+    if phone is None:
         return False, _("Enter the new phone number first.")
-    phone = number.as_e164
     taken = User.objects.filter(phone=phone).exclude(pk=request.user.pk).exists()
     try:
         send_code(phone, PhoneCode.Purpose.NEW_PHONE, client_ip(request), deliver=not taken)

@@ -8,6 +8,7 @@ cooling-off period and a certificate), RET-3 (when backups holding erased data e
 import secrets
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -229,7 +230,9 @@ class RetentionRule(models.Model):
         ANONYMISE = "anonymise", _("Anonymise (erase the personal fields, keep the record)")
 
     category = models.CharField(_("data category"), max_length=40, unique=True)
-    period_days = models.PositiveIntegerField(_("kept for (days)"))
+    period_days = models.PositiveIntegerField(
+        _("kept for (days)"), validators=[MaxValueValidator(100 * 366)]
+    )
     clock = models.CharField(_("counted from"), max_length=20, choices=Clock.choices)
     action = models.CharField(_("then"), max_length=10, choices=Action.choices)
     legal_basis = models.TextField(_("legal basis"))
@@ -237,8 +240,9 @@ class RetentionRule(models.Model):
         _("active"), default=True, help_text=_("An inactive rule erases nothing.")
     )
     cap = models.PositiveIntegerField(
-        _("most rows a run erases unasked"),
+        _("largest run without confirmation (rows)"),
         default=10_000,
+        validators=[MinValueValidator(1), MaxValueValidator(100_000_000)],
         help_text=_(
             "A run that would erase more stops before erasing anything of this category and "
             "asks a DPO to confirm it."

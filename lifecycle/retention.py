@@ -247,18 +247,22 @@ def _ask_dpo(rule, found, now):
         "admin:lifecycle_retentionrule_change", args=[rule.pk]
     )
     drafts = []
+    category = registry.categories.get(rule.category)
+
+    def label():  # in the language being rendered
+        return str(category.label) if category else rule.category
+
+    def subject():
+        return _("Retention sweep waiting for you: %(category)s") % {"category": label()}
+
+    def body():
+        return _(
+            "The retention rule for “%(category)s” would erase %(count)s rows in one run, "
+            "more than its cap of %(cap)s. Nothing of this category was erased. Check the rule "
+            "and confirm the run in the admin:\n\n%(url)s"
+        ) % {"category": label(), "count": found, "cap": rule.cap, "url": url}
+
     for person in dpo_recipients():
-
-        def subject():
-            return _("Retention sweep waiting for you: %(category)s") % {"category": rule.category}
-
-        def body():
-            return _(
-                "The retention rule for “%(category)s” would erase %(count)s rows in one run, "
-                "more than its cap of %(cap)s. Nothing of this category was erased. Check the rule "
-                "and confirm the run in the admin:\n\n%(url)s"
-            ) % {"category": rule.category, "count": found, "cap": rule.cap, "url": url}
-
         subject_text, body_text = render(person.preferred_language, subject, body)
         drafts.append(
             Draft(
