@@ -313,7 +313,7 @@ def test_bad_callback_requests_are_4xx_and_never_500(client, told):
     assert post_ack(client, unknown, body).status_code == 404
     huge = b"x" * (70 * 1024)
     assert post_ack(client, url, huge).status_code == 413
-    assert client.post(f"/privacy/erasure-ack/{notice.pk}/%00/").status_code == 404
+    assert client.post(f"/privacy/erasure-ack/{notice.pk}/%00/").status_code == 400  # NUL
     notice.refresh_from_db()
     assert notice.status == RS.SENT
 

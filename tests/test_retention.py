@@ -696,7 +696,7 @@ def test_a_run_over_the_cap_erases_nothing_and_asks_the_dpo_once_a_day(user, dpo
     first_since = sms_rule.waiting_since
     assert first_since is not None
     mail = _dpo_mails(sms_rule).get()
-    assert mail.to_email == dpo.email and "sms_codes" in mail.subject
+    assert mail.to_email == dpo.email and "One-time codes" in mail.subject  # the label
 
     sweep("sms_codes")
     assert _dpo_mails(sms_rule).count() == 1
