@@ -275,7 +275,10 @@ class RetentionRule(models.Model):
         ]
 
     def __str__(self):
-        return self.category
+        from lib.registry import registry
+
+        category = registry.categories.get(self.category)
+        return str(category.label) if category else self.category
 
 
 class LegalHold(models.Model):
