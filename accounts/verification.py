@@ -19,7 +19,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audit.downloads import serve_private_file
+from lib.files import serve_private_file
 from requests.attachments import ALLOWED, CleanFile, validate_upload
 
 from .models import GuardianConsent, User, Verification, VerificationDocument

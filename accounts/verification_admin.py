@@ -26,7 +26,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from requests.forms import ConfirmForm
+from lib.forms import ConfirmForm
 
 from . import verification as service
 from .models import GuardianConsent, Verification, VerificationDocument

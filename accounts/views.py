@@ -8,30 +8,24 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from audit.models import AuditLogEntry
 from lib import corrections
+from lib.http import safe_next
+from lib.network import client_ip
 from lib.registry import SELF
 
 from .forms import PasswordLoginForm, PhoneForm, ProfileForm, SignupForm
 from .models import PhoneCode, User
-from .network import client_ip
 from .services import CodeError, send_code, verify_code
 
 BACKEND = "accounts.backends.PortalBackend"
 
 
 def _next_url(request, default="accounts:center"):
-    target = request.POST.get("next") or request.GET.get("next")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return reverse(default)
+    return safe_next(request, default)
 
 
 def phone_login(request):

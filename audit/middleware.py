@@ -1,6 +1,6 @@
 from auditlog.middleware import AuditlogMiddleware
 
-from accounts.network import client_ip
+from lib.network import client_ip
 
 
 class PortalAuditlogMiddleware(AuditlogMiddleware):

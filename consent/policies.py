@@ -421,7 +421,7 @@ def evidence_from_request(request, wording: str) -> dict:
     browser, which words were shown, in which language."""
     from django.utils.translation import get_language
 
-    from accounts.network import client_ip
+    from lib.network import client_ip
 
     return {
         "ip_prefix": ip_prefix(client_ip(request)),

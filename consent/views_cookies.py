@@ -6,9 +6,10 @@ A plain HTML form: accepting, rejecting and saving work without JavaScript.
 from django.contrib import messages
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
+
+from lib.http import safe_next
 
 from . import cookies
 
@@ -16,12 +17,7 @@ CHOICES = ("accept_all", "reject_all", "save")
 
 
 def _next_url(request) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return "/"
+    return safe_next(request, "/")
 
 
 def _render_settings(request, *, error="", status=200, selected=None):

@@ -12,10 +12,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from lib.http import is_safe_local_url
 
 from . import policies
 from .models import PolicyDocument, PolicyVersion
@@ -23,14 +24,7 @@ from .models import PolicyDocument, PolicyVersion
 
 def _safe_next(request, value, default="accounts:center"):
     """A local URL to go back to, never the interstitial itself or another host."""
-    accept_url = reverse("consent:accept")
-    if (
-        value
-        and url_has_allowed_host_and_scheme(
-            value, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        )
-        and not value.startswith(accept_url)
-    ):
+    if is_safe_local_url(request, value) and not value.startswith(reverse("consent:accept")):
         return value
     return resolve_url(default)
 

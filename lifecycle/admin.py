@@ -14,8 +14,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
 from lib.admin import EvidenceAdminMixin
+from lib.forms import ConfirmForm
 from lib.registry import registry
-from requests.forms import ConfirmForm
 
 from . import certificates, deletion, records
 from .models import AccountDeletion, DataExport, ErasureRecord

@@ -18,9 +18,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from lib.admin import EvidenceAdminMixin
+from lib.forms import ConfirmForm
 from lib.registry import registry
 from notifications.models import Notification
-from requests.forms import ConfirmForm
 
 from . import recipients
 from .models import RecipientErasure

@@ -14,8 +14,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, pgettext, pgettext_lazy
 
+from lib.forms import ConfirmForm
 from lib.registry import registry
-from requests.forms import ConfirmForm
 
 from . import holds, retention
 from .models import LegalHold, RetentionRule

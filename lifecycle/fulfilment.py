@@ -21,11 +21,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import PhoneCode, User
-from accounts.network import client_ip
 from accounts.services import CodeError, send_code, verify_code
 from consent import ledger
 from consent.models import ConsentEvent, PolicyDocument, Purpose
 from lib import corrections
+from lib.network import client_ip
 from lib.phones import e164
 from lib.registry import BY_REQUEST, registry
 from requests import fulfilment, workflow

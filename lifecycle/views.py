@@ -14,8 +14,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import PhoneCode
-from accounts.network import client_ip
 from accounts.services import CodeError, send_code
+from lib.network import client_ip
 from lib.registry import registry
 
 from . import deletion, exports

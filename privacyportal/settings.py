@@ -155,7 +155,7 @@ PHONENUMBER_DB_FORMAT = "E164"
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 
 # django-axes: lock out e-mail/password guessing per username + IP.
-AXES_CLIENT_IP_CALLABLE = "accounts.network.client_ip"
+AXES_CLIENT_IP_CALLABLE = "lib.network.client_ip"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

@@ -19,12 +19,13 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from lib.forms import ConfirmForm
+
 from . import fulfilment, workflow
 from .attachments import attachments_total
 from .forms import (
     AskRequesterForm,
     CompleteForm,
-    ConfirmForm,
     ExtendForm,
     KindQuestionsMixin,
     RefuseForm,

@@ -165,9 +165,3 @@ class RefuseForm(forms.Form):
         max_length=10_000,
         widget=forms.Textarea(attrs={"rows": 6, "cols": 80}),
     )
-
-
-class ConfirmForm(forms.Form):
-    """An explicit confirmation for state changes that need no other input."""
-
-    confirm = forms.BooleanField(label=_("Yes, I am sure"), required=True)

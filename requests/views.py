@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from audit.downloads import serve_private_file
+from lib.files import serve_private_file
 
 from . import fulfilment, workflow
 from .attachments import attachments_total
