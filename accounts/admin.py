@@ -70,6 +70,3 @@ class UserAdmin(BaseUserAdmin):
         if number is not None and number.is_valid():
             return queryset.filter(phone=number.as_e164), False
         return super().get_search_results(request, queryset, search_term)
-
-
-from . import verification_admin  # noqa: E402,F401

@@ -14,7 +14,7 @@ class AccountsConfig(AppConfig):
         checks.register(check_keys, checks.Tags.security)
         from auditlog.registry import auditlog
 
-        from .models import GuardianConsent, User, Verification, VerificationDocument
+        from .models import User
 
         # Every change to a user is audited (AUD-1); secrets never enter the log.
         auditlog.register(
@@ -22,19 +22,6 @@ class AccountsConfig(AppConfig):
             exclude_fields=["password", "last_login"],
             m2m_fields={"groups"},
         )
-        # Sensitive numbers are fully redacted in the log (VER-4): it records that they changed.
-        auditlog.register(
-            Verification,
-            mask_fields=[
-                "document_number",
-                "credit_code",
-                "legal_rep_id_number",
-                "bank_account",
-                "rejection_reason",
-            ],
-        )
-        auditlog.register(VerificationDocument, exclude_fields=["file"])
-        auditlog.register(GuardianConsent)
 
         from django.contrib.auth.signals import user_logged_in, user_logged_out
 

@@ -1,8 +1,6 @@
 from django.urls import path
 
-from consent import views_consent
-
-from . import verification_views, views
+from . import views
 
 app_name = "accounts"
 
@@ -14,22 +12,4 @@ urlpatterns = [
     path("logout/", views.logout_view, name="logout"),
     path("profile/", views.profile, name="profile"),
     path("language/", views.set_language, name="set_language"),
-    path("verification/", verification_views.status, name="verification"),
-    path(
-        "verification/individual/",
-        verification_views.individual,
-        name="verification_individual",
-    ),
-    path(
-        "verification/enterprise/",
-        verification_views.enterprise,
-        name="verification_enterprise",
-    ),
-    path(
-        "verification/documents/<int:pk>/",
-        verification_views.document,
-        name="verification_document",
-    ),
-    path("guardian/", verification_views.guardian, name="guardian"),
-    path("consents/", views_consent.consents, name="consents"),
 ]

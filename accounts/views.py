@@ -1,5 +1,6 @@
 """Sign-up, sign-in and the account center's profile pages (ACC-1, ACC-3, RGT-1)."""
 
+from auditlog import get_logentry_model
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
@@ -11,7 +12,6 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from audit.models import AuditLogEntry
 from lib import corrections
 from lib.http import safe_next
 from lib.network import client_ip
@@ -155,6 +155,9 @@ def profile(request):
 
 
 def _profile_context(request, form):
+    # The audit log's model is configured (AUDITLOG_LOGENTRY_MODEL); accounts sits below the
+    # audit app and reaches it through auditlog only.
+    AuditLogEntry = get_logentry_model()
     entries = (
         AuditLogEntry.objects.filter(
             content_type=ContentType.objects.get_for_model(User),

@@ -1,3 +1,4 @@
+from django.apps import AppConfig
 from django.contrib.admin.apps import AdminConfig
 
 
@@ -5,3 +6,11 @@ class PortalAdminConfig(AdminConfig):
     """Installs the portal's admin site (the DPO cockpit) as the default admin site."""
 
     default_site = "privacyportal.admin_site.PortalAdminSite"
+
+
+class PortalConfig(AppConfig):
+    """The project package as an app: commands that span every app (demo data, benchmark)."""
+
+    name = "privacyportal"
+    label = "portal"
+    verbose_name = "Privacy portal"

@@ -55,10 +55,12 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "audit",
     "accounts",
+    "verification",
     "requests.apps.RequestsConfig",
     "consent",
     "notifications",
     "lifecycle",
+    "privacyportal.apps.PortalConfig",  # commands that span every app (seed_demo, benchmark)
 ]
 
 MIDDLEWARE = [
@@ -305,7 +307,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/15"),
     },
     "purge-verification-documents": {
-        "task": "accounts.tasks.purge_verification_documents",
+        "task": "verification.tasks.purge_verification_documents",
         "schedule": crontab(hour=3, minute=30),
     },
     "deliver-notifications": {

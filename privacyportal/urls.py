@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from consent.views import consent as consent_views
+
 from .views import healthz
 
 urlpatterns = [
@@ -11,6 +13,9 @@ urlpatterns = [
     path("account/requests/", include("requests.urls")),
     # Before accounts and consent: /account/data/, /account/delete/, /privacy/certificate/.
     path("", include("lifecycle.urls")),
+    path("account/", include("verification.urls")),
+    # The consents page of the account center belongs to the consent app.
+    path("account/consents/", consent_views.consents, name="consents"),
     path("account/", include("accounts.urls")),
     path("privacy/", include("consent.urls")),
 ]

@@ -6,13 +6,13 @@ the guidance for under-18s and the restriction of under-14s without a verified g
 
 from django import template
 
-from accounts import verification as service
-from accounts.models import GuardianConsent
+from verification import services as service
+from verification.models import GuardianConsent
 
 register = template.Library()
 
 
-@register.inclusion_tag("accounts/verification_card.html", takes_context=True)
+@register.inclusion_tag("verification/verification_card.html", takes_context=True)
 def verification_card(context):
     user = context["request"].user
     return {
@@ -21,7 +21,7 @@ def verification_card(context):
     }
 
 
-@register.inclusion_tag("accounts/verification_notice.html", takes_context=True)
+@register.inclusion_tag("verification/verification_notice.html", takes_context=True)
 def minors_notice(context):
     user = context["request"].user
     minor = service.is_minor(user)

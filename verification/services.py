@@ -3,7 +3,7 @@
 Views and the admin call these functions; the Celery task and the management commands call the
 same ones. Sensitive numbers live in encrypted fields (vault.fields) and documents in encrypted
 files (vault.storage); this module never logs or returns them unmasked unless asked by code
-that has checked the ``accounts.view_sensitive_data`` permission.
+that has checked the ``verification.view_sensitive_data`` permission.
 """
 
 import hashlib
@@ -19,12 +19,11 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from lib.files import serve_private_file
-from requests.attachments import ALLOWED, CleanFile, validate_upload
+from lib.uploads import ALLOWED, CleanFile, validate_upload
 
-from .models import GuardianConsent, User, Verification, VerificationDocument
-
-V = Verification
+from .models import GuardianConsent, Verification, VerificationDocument
 
 
 class VerificationError(Exception):
@@ -64,7 +63,10 @@ def is_restricted(user) -> bool:
 
 def can_use_api(user) -> bool:
     """API access needs an approved verification and no minor's restriction."""
-    return not is_restricted(user) and user.verifications.filter(status=V.Status.APPROVED).exists()
+    return (
+        not is_restricted(user)
+        and user.verifications.filter(status=Verification.Status.APPROVED).exists()
+    )
 
 
 # --- Masking (VER-4) ----------------------------------------------------------------------------
@@ -84,7 +86,7 @@ SENSITIVE_FIELDS = ("document_number", "credit_code", "legal_rep_id_number", "ba
 
 
 def can_see_sensitive(user) -> bool:
-    return user.has_perm("accounts.view_sensitive_data")
+    return user.has_perm("verification.view_sensitive_data")
 
 
 # --- Documents ----------------------------------------------------------------------------------
@@ -166,13 +168,13 @@ def submission_blocker(user) -> str:
             "has been recorded and checked."
         )
     statuses = set(
-        user.verifications.filter(status__in=[V.Status.SUBMITTED, V.Status.APPROVED]).values_list(
-            "status", flat=True
-        )
+        user.verifications.filter(
+            status__in=[Verification.Status.SUBMITTED, Verification.Status.APPROVED]
+        ).values_list("status", flat=True)
     )
-    if V.Status.APPROVED in statuses:
+    if Verification.Status.APPROVED in statuses:
         return _("Your real-name verification is approved; there is nothing more to submit.")
-    if V.Status.SUBMITTED in statuses:
+    if Verification.Status.SUBMITTED in statuses:
         return _(
             "Your verification is waiting for review. You can submit again only if it is rejected."
         )
@@ -199,13 +201,15 @@ def find_duplicates(verification):
     blind index (no row is decrypted to compare)."""
     q = _duplicate_filter(verification)
     if not q:
-        return V.objects.none()
-    return V.objects.filter(q).exclude(user_id=verification.user_id)
+        return Verification.objects.none()
+    return Verification.objects.filter(q).exclude(user_id=verification.user_id)
 
 
 def submit(user, *, kind, documents, **fields):
     """Record a verification with its documents in one transaction; nothing is stored on error."""
-    verification = V(user=user, kind=kind, status=V.Status.SUBMITTED, **fields)
+    verification = Verification(
+        user=user, kind=kind, status=Verification.Status.SUBMITTED, **fields
+    )
     written = []
     try:
         with transaction.atomic():
@@ -238,7 +242,7 @@ def _discard_files(rows):
 
 
 def _locked(verification):
-    return V.objects.select_for_update().get(pk=verification.pk)
+    return Verification.objects.select_for_update().get(pk=verification.pk)
 
 
 def _decide(locked, status, actor, now):
@@ -251,14 +255,17 @@ def _decide(locked, status, actor, now):
 
 
 def needs_second_approval(verification) -> bool:
-    return verification.kind == V.Kind.ENTERPRISE and settings.VERIFICATION_FOUR_EYES_ENTERPRISE
+    return (
+        verification.kind == Verification.Kind.ENTERPRISE
+        and settings.VERIFICATION_FOUR_EYES_ENTERPRISE
+    )
 
 
 def approve(verification, actor):
     """Approve; enterprises need two different staff members when four-eyes is on."""
     with transaction.atomic():
         locked = _locked(verification)
-        if locked.status != V.Status.SUBMITTED:
+        if locked.status != Verification.Status.SUBMITTED:
             raise VerificationError(_("Only a submitted verification can be approved."))
         now = timezone.now()
         if needs_second_approval(locked):
@@ -270,7 +277,7 @@ def approve(verification, actor):
                 return False  # waiting for the second approval
             if locked.first_approved_by_id == actor.pk:
                 raise VerificationError(_("A different staff member must give the final approval."))
-        _decide(locked, V.Status.APPROVED, actor, now)
+        _decide(locked, Verification.Status.APPROVED, actor, now)
         locked.save()
         _notify(locked)  # in the same transaction: a decision never goes untold
     verification.refresh_from_db()
@@ -283,9 +290,9 @@ def reject(verification, actor, reason):
         raise VerificationError(_("A rejection needs a reason for the user."))
     with transaction.atomic():
         locked = _locked(verification)
-        if locked.status != V.Status.SUBMITTED:
+        if locked.status != Verification.Status.SUBMITTED:
             raise VerificationError(_("Only a submitted verification can be rejected."))
-        _decide(locked, V.Status.REJECTED, actor, timezone.now())
+        _decide(locked, Verification.Status.REJECTED, actor, timezone.now())
         locked.rejection_reason = reason
         locked.save()
         _notify(locked)
@@ -298,12 +305,12 @@ def _notify(verification):
     user = verification.user
 
     def subject():
-        if verification.status == V.Status.APPROVED:
+        if verification.status == Verification.Status.APPROVED:
             return _("Your real-name verification is approved")
         return _("Your real-name verification was not approved")
 
     def body():
-        if verification.status == V.Status.APPROVED:
+        if verification.status == Verification.Status.APPROVED:
             return _("Your verification has been approved.")
         return _(
             "We could not approve your verification.\n\nReason: %(reason)s\n\n"

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from .verification import purge_expired_documents
+from .services import purge_expired_documents
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -2,7 +2,7 @@
 
 The verification queue lists submissions oldest first without any personal data; the review
 page shows the submitted data beside the documents, with ID and account numbers masked unless
-the staff member holds ``accounts.view_sensitive_data`` (then the unmasking itself is audited).
+the staff member holds ``verification.view_sensitive_data`` (then the unmasking itself is audited).
 Approve and reject are buttons leading to a confirmation form; they call the service functions
 in ``accounts.verification``, like every other caller. Documents are reachable only through the
 privileged document view here, which audits each view.
@@ -12,30 +12,28 @@ from datetime import timedelta
 
 from auditlog.signals import accessed
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import SEARCH_VAR, ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from lib.admin import ObjectAction, ObjectActionsMixin
 from lib.forms import ConfirmForm
 
-from . import verification as service
+from . import services as service
 from .models import GuardianConsent, Verification, VerificationDocument
 from .validators import validate_resident_id, validate_uscc
 
-V = Verification
-GC = GuardianConsent
 DECIDE_TEMPLATE = "admin/confirm_action.html"
-STYLES_TEMPLATE = "admin/accounts/verification/change_list.html"
+STYLES_TEMPLATE = "admin/verification/verification/change_list.html"
 
 
 def _phone_e164(term):
@@ -59,24 +57,6 @@ def _who_when(user, when):
     return f"{user or '—'} · {stamp}" if stamp else str(user)
 
 
-def _decide_page(model_admin, request, obj, spec, form, change_url, summary, notices):
-    """The confirmation form of a decision, like the request admin's transitions."""
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "opts": model_admin.model._meta,
-        "original": obj,
-        "title": f"{spec['title']}: {obj}",
-        "action_title": spec["title"],
-        "help": spec["help"],
-        "notices": notices,
-        "summary": summary,
-        "form": form,
-        "media": model_admin.media + form.media,
-        "change_url": change_url,
-    }
-    return TemplateResponse(request, DECIDE_TEMPLATE, context)
-
-
 # --- Filters --------------------------------------------------------------------------------------
 
 
@@ -86,14 +66,14 @@ class VerificationStatusFilter(admin.SimpleListFilter):
 
     title = _("status")
     parameter_name = "status"
-    default = V.Status.SUBMITTED
+    default = Verification.Status.SUBMITTED
 
     def __init__(self, request, params, model, model_admin):
         self.searching = bool(request.GET.get(SEARCH_VAR, "").strip())
         super().__init__(request, params, model, model_admin)
 
     def lookups(self, request, model_admin):
-        return [*V.Status.choices, ("all", _("All"))]
+        return [*Verification.Status.choices, ("all", _("All"))]
 
     def value(self):
         return super().value() or ("all" if self.searching else self.default)
@@ -107,7 +87,7 @@ class VerificationStatusFilter(admin.SimpleListFilter):
             }
 
     def queryset(self, request, queryset):
-        if self.value() in V.Status.values:
+        if self.value() in Verification.Status.values:
             return queryset.filter(status=self.value())
         return queryset
 
@@ -136,13 +116,13 @@ class AgeFilter(admin.SimpleListFilter):
 
 
 class ConsentStatusFilter(VerificationStatusFilter):
-    default = GC.Status.PENDING
+    default = GuardianConsent.Status.PENDING
 
     def lookups(self, request, model_admin):
-        return [*GC.Status.choices, ("all", _("All"))]
+        return [*GuardianConsent.Status.choices, ("all", _("All"))]
 
     def queryset(self, request, queryset):
-        if self.value() in GC.Status.values:
+        if self.value() in GuardianConsent.Status.values:
             return queryset.filter(status=self.value())
         return queryset
 
@@ -198,24 +178,65 @@ def _reject(verification, user, data):
     return _("The verification has been rejected and the user has been told the reason.")
 
 
-VERIFICATION_ACTIONS = {
-    "approve": {
-        "title": _("Approve"),
-        "help": _("Confirm that the documents match the submitted data."),
-        "form": ConfirmForm,
-        "run": _approve,
-    },
-    "reject": {
-        "title": _("Reject"),
-        "help": _("The user is told the reason and can correct the details and submit again."),
-        "form": RejectForm,
-        "run": _reject,
-    },
-}
+def _still_submitted(verification) -> bool:
+    return verification.status == Verification.Status.SUBMITTED
+
+
+def _verification_summary(request, verification):
+    return [
+        (_("Verification"), f"{verification} · {verification.get_kind_display()}"),
+        (_("User"), str(verification.user)),
+        (_("Status"), verification.get_status_display()),
+        (_("Submitted"), timezone.localtime(verification.submitted_at)),
+    ]
+
+
+def _four_eyes_notices(request, verification):
+    if not service.needs_second_approval(verification):
+        return []
+    if verification.first_approved_by_id is None:
+        return [
+            _(
+                "Enterprises need the approval of two different staff members: yours will be "
+                "the first."
+            )
+        ]
+    if verification.first_approved_by_id == request.user.pk:
+        return [_("You gave the first approval: a different staff member must give the final one.")]
+    return [
+        _("First approval by %(who)s: yours will be the final approval.")
+        % {"who": verification.first_approved_by}
+    ]
+
+
+VERIFICATION_ACTIONS = [
+    ObjectAction(
+        name="approve",
+        title=_("Approve"),
+        help=_("Confirm that the documents match the submitted data."),
+        run=lambda request, verification, data: _approve(verification, request.user, data),
+        allowed=_still_submitted,
+        refused=_("This verification has already been decided."),
+        errors=(service.VerificationError,),
+        summary=_verification_summary,
+        notices=_four_eyes_notices,
+    ),
+    ObjectAction(
+        name="reject",
+        title=_("Reject"),
+        help=_("The user is told the reason and can correct the details and submit again."),
+        form=RejectForm,
+        run=lambda request, verification, data: _reject(verification, request.user, data),
+        allowed=_still_submitted,
+        refused=_("This verification has already been decided."),
+        errors=(service.VerificationError,),
+        summary=_verification_summary,
+    ),
+]
 
 
 def _masked_display(field):
-    label = V._meta.get_field(field).verbose_name
+    label = Verification._meta.get_field(field).verbose_name
 
     @admin.display(description=label)
     def show(self, obj):
@@ -229,7 +250,9 @@ def _masked_display(field):
 
 
 @admin.register(Verification)
-class VerificationAdmin(admin.ModelAdmin):
+class VerificationAdmin(ObjectActionsMixin, admin.ModelAdmin):
+    object_actions = VERIFICATION_ACTIONS
+    object_action_url_name = "verification_verification_decide"
     list_display = (
         "__str__",
         "user_label",
@@ -247,7 +270,7 @@ class VerificationAdmin(admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER  # no per-filter counts over the whole table
     list_per_page = 50
     ordering = ("submitted_at", "id")  # oldest first: served by verification_queue_idx
-    change_form_template = "admin/accounts/verification/change_form.html"
+    change_form_template = "admin/verification/verification/change_form.html"
 
     document_number_shown = _masked_display("document_number")
     credit_code_shown = _masked_display("credit_code")
@@ -366,7 +389,7 @@ class VerificationAdmin(admin.ModelAdmin):
     # -- the review page: everything read-only, decisions through the action buttons --
 
     def get_fieldsets(self, request, obj=None):
-        if obj is not None and obj.kind == V.Kind.ENTERPRISE:
+        if obj is not None and obj.kind == Verification.Kind.ENTERPRISE:
             return self.fieldsets_enterprise
         return self.fieldsets_individual
 
@@ -388,7 +411,7 @@ class VerificationAdmin(admin.ModelAdmin):
         if obj is None or not self.has_view_or_change_permission(request, obj):
             # Django's own answer: "not found" or 403, before anything is shown or audited.
             return super().change_view(request, object_id, form_url, extra_context)
-        change_url = reverse("admin:accounts_verification_change", args=[obj.pk])
+        change_url = reverse("admin:verification_verification_change", args=[obj.pk])
         if request.method == "POST":
             # Nothing on this page is edited; decisions go through the action buttons.
             return redirect(change_url)
@@ -399,7 +422,7 @@ class VerificationAdmin(admin.ModelAdmin):
         documents = list(obj.documents.all())
         for doc in documents:
             doc.is_image = doc.content_type.startswith("image/")
-            doc.url = reverse("admin:accounts_verification_document", args=[obj.pk, doc.pk])
+            doc.url = reverse("admin:verification_verification_document", args=[obj.pk, doc.pk])
         can_act = self.has_change_permission(request, obj)
         context = {
             "show_sensitive": show,
@@ -410,11 +433,6 @@ class VerificationAdmin(admin.ModelAdmin):
                 else []
             ),
             "can_act": can_act,
-            "actions_available": (
-                [(a, VERIFICATION_ACTIONS[a]["title"]) for a in VERIFICATION_ACTIONS]
-                if can_act and obj.status == V.Status.SUBMITTED
-                else []
-            ),
             "four_eyes": service.needs_second_approval(obj),
             "title": _("Review verification"),
             "show_save": False,
@@ -426,70 +444,13 @@ class VerificationAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, context)
 
     def get_urls(self):
-        wrap = self.admin_site.admin_view
         return [
             path(
-                "<int:pk>/do/<str:action>/",
-                wrap(self.decide_view),
-                name="accounts_verification_decide",
-            ),
-            path(
                 "<int:pk>/documents/<int:doc_pk>/",
-                wrap(self.document_view),
-                name="accounts_verification_document",
+                self.admin_site.admin_view(self.document_view),
+                name="verification_verification_document",
             ),
         ] + super().get_urls()
-
-    def decide_view(self, request, pk, action):
-        if action not in VERIFICATION_ACTIONS:
-            raise PermissionDenied
-        verification = get_object_or_404(
-            V.objects.select_related("user", "first_approved_by"), pk=pk
-        )
-        if not self.has_change_permission(request, verification):
-            raise PermissionDenied
-        spec = VERIFICATION_ACTIONS[action]
-        change_url = reverse("admin:accounts_verification_change", args=[verification.pk])
-        if verification.status != V.Status.SUBMITTED:
-            messages.error(request, _("This verification has already been decided."))
-            return redirect(change_url)
-        form = spec["form"](request.POST if request.method == "POST" else None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                done = spec["run"](verification, request.user, form.cleaned_data)
-            except service.VerificationError as exc:
-                form.add_error(None, str(exc))
-            else:
-                messages.success(request, done)
-                return redirect(change_url)
-        notices = []
-        if action == "approve" and service.needs_second_approval(verification):
-            if verification.first_approved_by_id is None:
-                notices.append(
-                    _(
-                        "Enterprises need the approval of two different staff members: yours "
-                        "will be the first."
-                    )
-                )
-            elif verification.first_approved_by_id == request.user.pk:
-                notices.append(
-                    _(
-                        "You gave the first approval: a different staff member must give the "
-                        "final one."
-                    )
-                )
-            else:
-                notices.append(
-                    _("First approval by %(who)s: yours will be the final approval.")
-                    % {"who": verification.first_approved_by}
-                )
-        summary = [
-            (_("Verification"), f"{verification} · {verification.get_kind_display()}"),
-            (_("User"), str(verification.user)),
-            (_("Status"), verification.get_status_display()),
-            (_("Submitted"), timezone.localtime(verification.submitted_at)),
-        ]
-        return _decide_page(self, request, verification, spec, form, change_url, summary, notices)
 
     def document_view(self, request, pk, doc_pk):
         """The only way to a document: privileged staff, audited, never cached (VER-4)."""
@@ -508,29 +469,65 @@ class VerificationAdmin(admin.ModelAdmin):
 # --- Guardians' consents (MIN-1) ------------------------------------------------------------------
 
 
-CONSENT_ACTIONS = {
-    "verify": {
-        "title": _("Verify"),
-        "help": _(
+def _decide_consent(status, done):
+    def run(request, consent, data):
+        service.decide_consent(consent, request.user, status, data["note"])
+        return done
+
+    return run
+
+
+def _consent_summary(request, consent):
+    age = service.age_on(consent.child.date_of_birth)
+    return [
+        (_("Child"), f"{consent.child} · {age if age is not None else '—'}"),
+        (_("Guardian"), f"{consent.guardian_name} ({consent.relationship})"),
+        (_("Guardian's phone"), consent.guardian_phone),
+        (_("Recorded"), timezone.localtime(consent.recorded_at)),
+    ]
+
+
+def _consent_pending(consent) -> bool:
+    return consent.status == GuardianConsent.Status.PENDING
+
+
+CONSENT_ACTIONS = [
+    ObjectAction(
+        name="verify",
+        title=_("Verify"),
+        help=_(
             "Confirm that the guardian's identity and consent have been checked. The child's "
             "account is no longer restricted."
         ),
-        "form": ConsentNoteForm,
-        "status": GC.Status.VERIFIED,
-        "done": _("The guardian's consent is verified."),
-    },
-    "reject": {
-        "title": _("Reject"),
-        "help": _("The consent could not be confirmed; the child's account stays restricted."),
-        "form": ConsentRejectForm,
-        "status": GC.Status.REJECTED,
-        "done": _("The guardian's consent has been rejected."),
-    },
-}
+        form=ConsentNoteForm,
+        run=_decide_consent(
+            GuardianConsent.Status.VERIFIED, _("The guardian's consent is verified.")
+        ),
+        allowed=_consent_pending,
+        refused=_("This consent has already been decided."),
+        errors=(service.VerificationError,),
+        summary=_consent_summary,
+    ),
+    ObjectAction(
+        name="reject",
+        title=_("Reject"),
+        help=_("The consent could not be confirmed; the child's account stays restricted."),
+        form=ConsentRejectForm,
+        run=_decide_consent(
+            GuardianConsent.Status.REJECTED, _("The guardian's consent has been rejected.")
+        ),
+        allowed=_consent_pending,
+        refused=_("This consent has already been decided."),
+        errors=(service.VerificationError,),
+        summary=_consent_summary,
+    ),
+]
 
 
 @admin.register(GuardianConsent)
-class GuardianConsentAdmin(admin.ModelAdmin):
+class GuardianConsentAdmin(ObjectActionsMixin, admin.ModelAdmin):
+    object_actions = CONSENT_ACTIONS
+    object_action_url_name = "verification_guardianconsent_decide"
     list_display = (
         "__str__",
         "child_label",
@@ -549,7 +546,7 @@ class GuardianConsentAdmin(admin.ModelAdmin):
     ordering = ("recorded_at", "id")  # oldest first
     raw_id_fields = ("child",)
     change_list_template = STYLES_TEMPLATE
-    change_form_template = "admin/accounts/verification/guardianconsent_change_form.html"
+    change_form_template = "admin/verification/verification/guardianconsent_change_form.html"
     fields = (
         "child",
         "guardian_name",
@@ -568,9 +565,9 @@ class GuardianConsentAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ("status", "recorded_at", "verified_by", "verified_at")
-        if obj.status == GC.Status.PENDING:
+        if obj.status == GuardianConsent.Status.PENDING:
             return ("child", "status", "recorded_at", "verified_by", "verified_at")
-        return [f.name for f in GC._meta.fields if f.name != "id"]
+        return [f.name for f in GuardianConsent._meta.fields if f.name != "id"]
 
     @admin.display(description=_("child"), ordering="child_id")
     def child_label(self, obj):
@@ -591,14 +588,14 @@ class GuardianConsentAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("review"))
     def review_links(self, obj):
-        if obj.status != GC.Status.PENDING:
+        if obj.status != GuardianConsent.Status.PENDING:
             return ""
         return format_html(
             '<a href="{}">{}</a> · <a href="{}">{}</a>',
-            reverse("admin:accounts_guardianconsent_decide", args=[obj.pk, "verify"]),
-            CONSENT_ACTIONS["verify"]["title"],
-            reverse("admin:accounts_guardianconsent_decide", args=[obj.pk, "reject"]),
-            CONSENT_ACTIONS["reject"]["title"],
+            reverse("admin:verification_guardianconsent_decide", args=[obj.pk, "verify"]),
+            CONSENT_ACTIONS[0].title,
+            reverse("admin:verification_guardianconsent_decide", args=[obj.pk, "reject"]),
+            CONSENT_ACTIONS[1].title,
         )
 
     def get_search_results(self, request, queryset, search_term):
@@ -606,52 +603,3 @@ class GuardianConsentAdmin(admin.ModelAdmin):
         if phone is not None:
             return queryset.filter(child__phone=phone), False
         return super().get_search_results(request, queryset, search_term)
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        obj = self.get_object(request, unquote(object_id))
-        context = dict(extra_context or {})
-        pending = obj is not None and obj.status == GC.Status.PENDING
-        if pending and self.has_change_permission(request, obj):
-            actions = [(a, spec["title"]) for a, spec in CONSENT_ACTIONS.items()]
-            context["actions_available"] = actions
-        return super().change_view(request, object_id, form_url, context)
-
-    def get_urls(self):
-        return [
-            path(
-                "<int:pk>/do/<str:action>/",
-                self.admin_site.admin_view(self.decide_view),
-                name="accounts_guardianconsent_decide",
-            ),
-        ] + super().get_urls()
-
-    def decide_view(self, request, pk, action):
-        if action not in CONSENT_ACTIONS:
-            raise PermissionDenied
-        consent = get_object_or_404(GC.objects.select_related("child"), pk=pk)
-        if not self.has_change_permission(request, consent):
-            raise PermissionDenied
-        spec = CONSENT_ACTIONS[action]
-        change_url = reverse("admin:accounts_guardianconsent_change", args=[consent.pk])
-        if consent.status != GC.Status.PENDING:
-            messages.error(request, _("This consent has already been decided."))
-            return redirect(change_url)
-        form = spec["form"](request.POST if request.method == "POST" else None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                service.decide_consent(
-                    consent, request.user, spec["status"], form.cleaned_data["note"]
-                )
-            except service.VerificationError as exc:
-                form.add_error(None, str(exc))
-            else:
-                messages.success(request, spec["done"])
-                return redirect(change_url)
-        age = service.age_on(consent.child.date_of_birth)
-        summary = [
-            (_("Child"), f"{consent.child} · {age if age is not None else '—'}"),
-            (_("Guardian"), f"{consent.guardian_name} ({consent.relationship})"),
-            (_("Guardian's phone"), consent.guardian_phone),
-            (_("Recorded"), timezone.localtime(consent.recorded_at)),
-        ]
-        return _decide_page(self, request, consent, spec, form, change_url, summary, [])

@@ -12,10 +12,12 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image, ImageDraw, ImageFont
 
-from accounts import validators, verification
-from accounts.models import User, Verification, VerificationDocument
+from accounts.models import User
 from requests import workflow
 from requests.models import DataSubjectRequest, RequestKind
+from verification import services as verification
+from verification import validators
+from verification.models import Verification, VerificationDocument
 
 STAFF = [
     ("dpo@example.com", "+8613800000001", "Data Protection Officer", True),

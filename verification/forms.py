@@ -16,13 +16,13 @@ from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
 from .models import Verification, VerificationDocument
+from .services import validate_documents
 from .validators import (
     validate_bank_account,
     validate_passport_number,
     validate_resident_id,
     validate_uscc,
 )
-from .verification import validate_documents
 
 DocType = Verification.DocumentType
 DocKind = VerificationDocument.Kind

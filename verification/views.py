@@ -12,20 +12,18 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from . import verification as service
-from .models import GuardianConsent, Verification, VerificationDocument
-from .verification_forms import (
+from . import services as service
+from .forms import (
     EnterpriseVerificationForm,
     GuardianConsentForm,
     IndividualVerificationForm,
 )
-
-V = Verification
+from .models import GuardianConsent, Verification, VerificationDocument
 
 #: the sensitive numbers of each kind of verification, with their labels (shown masked)
 MASKED_FIELDS = {
-    V.Kind.INDIVIDUAL: [("document_number", gettext_lazy("Document number"))],
-    V.Kind.ENTERPRISE: [
+    Verification.Kind.INDIVIDUAL: [("document_number", gettext_lazy("Document number"))],
+    Verification.Kind.ENTERPRISE: [
         ("credit_code", gettext_lazy("Unified social credit code")),
         ("legal_rep_id_number", gettext_lazy("Legal representative's ID number")),
         ("bank_account", gettext_lazy("Bank account number")),
@@ -60,7 +58,7 @@ def status(request):
     user = request.user
     return render(
         request,
-        "accounts/verification_status.html",
+        "verification/verification_status.html",
         {
             "rows": _verification_rows(user),
             "blocked_reason": blocked_reason(user),
@@ -82,7 +80,7 @@ def _submit_view(request, form_class, title):
     if reason:
         if request.method == "POST":
             messages.error(request, reason)
-        return render(request, "accounts/verification_form.html", context)
+        return render(request, "verification/verification_form.html", context)
 
     form = form_class(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -95,9 +93,9 @@ def _submit_view(request, form_class, title):
                 request,
                 _("Thank you. Your verification has been submitted; we will tell you the result."),
             )
-            return redirect("accounts:verification")
+            return redirect("verification:status")
     context["form"] = form
-    return render(request, "accounts/verification_form.html", context)
+    return render(request, "verification/verification_form.html", context)
 
 
 @login_required
@@ -158,7 +156,7 @@ def guardian(request):
                     "then lift the restriction on your account."
                 ),
             )
-            return redirect("accounts:guardian")
+            return redirect("verification:guardian")
     elif request.method == "POST":
         messages.error(
             request,
@@ -168,7 +166,7 @@ def guardian(request):
         )
     return render(
         request,
-        "accounts/guardian.html",
+        "verification/guardian.html",
         {
             "form": form,
             "consents": consents,

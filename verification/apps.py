@@ -1,0 +1,29 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class VerificationConfig(AppConfig):
+    """Real-name verification of individuals and enterprises, and guardians' consents for
+    children (VER-1..4, MIN-1)."""
+
+    name = "verification"
+    verbose_name = _("Real-name verification")
+
+    def ready(self):
+        from auditlog.registry import auditlog
+
+        from .models import GuardianConsent, Verification, VerificationDocument
+
+        # Sensitive numbers are fully redacted in the log (VER-4): it records that they changed.
+        auditlog.register(
+            Verification,
+            mask_fields=[
+                "document_number",
+                "credit_code",
+                "legal_rep_id_number",
+                "bank_account",
+                "rejection_reason",
+            ],
+        )
+        auditlog.register(VerificationDocument, exclude_fields=["file"])
+        auditlog.register(GuardianConsent)
