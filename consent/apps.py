@@ -12,8 +12,18 @@ class ConsentConfig(AppConfig):
     def ready(self):
         from django.contrib.auth.signals import user_logged_in
 
+        from notifications.services import register_key_hooks
+
         from . import policies  # noqa: F401 - connects the published-version edit blockers
         from .cookies import link_visitor_on_login
+        from .gates import MARKETING_KEY_PREFIX, MARKETING_WITHDRAWN_ERROR, marketing_still_wanted
 
         # A visitor's cookie choices follow them onto their account when they sign in (CON-4).
         user_logged_in.connect(link_visitor_on_login, dispatch_uid="consent.link_visitor_cookies")
+        # The outbox asks again before sending a marketing message: consent may have been
+        # withdrawn since it was queued (CON-2).
+        register_key_hooks(
+            MARKETING_KEY_PREFIX,
+            wanted=marketing_still_wanted,
+            unwanted_error=MARKETING_WITHDRAWN_ERROR,
+        )

@@ -21,9 +21,8 @@ from django.db import DatabaseError, transaction
 from django.urls import Resolver404, resolve
 from django.utils.translation import gettext_lazy as _
 
-from . import ledger
-from .models import ConsentEvent, ConsentState, LegalBasis, PolicyDocument, Purpose
-from .policies import evidence_from_request
+from . import ledger, policies
+from .models import ConsentEvent, ConsentState, LegalBasis, Purpose
 
 log = logging.getLogger(__name__)
 
@@ -224,19 +223,14 @@ def cookie_policy_url() -> str:
 # --- Recording ----------------------------------------------------------------------------
 
 
-def current_cookie_policy():
-    document = PolicyDocument.objects.filter(slug=COOKIE_POLICY_SLUG).first()
-    return document.current_version() if document else None
-
-
 def record_choices(choices: dict[str, bool], *, request, user=None, visitor="", wording, button=""):
     """One ledger event per optional category (grant or withdraw), all or nothing."""
     if set(choices) != set(CATEGORIES):
         raise ValueError("A cookie choice names every optional category.")
     with transaction.atomic():
         purposes = ensure_cookie_purposes()
-        version = current_cookie_policy()
-        proof = evidence_from_request(request, str(wording))
+        version = policies.current_version_of(COOKIE_POLICY_SLUG)
+        proof = policies.evidence_from_request(request, wording)
         if button:
             proof = {**proof, "choice": button}
         return [

@@ -26,6 +26,8 @@ from .models import ConsentState, Purpose, Recipient, localized
 
 CROSS_BORDER_PURPOSE = "cross-border-transfer"
 MARKETING_PURPOSE = "marketing"
+MARKETING_KEY_PREFIX = "marketing:"  # outbox keys marketing:{campaign key}:{user id}
+MARKETING_WITHDRAWN_ERROR = "consent withdrawn before sending"
 BATCH_SIZE = 500
 
 
@@ -138,7 +140,7 @@ def send_marketing(subject_en, subject_zh, body_en, body_zh, campaign_key) -> in
     texts = SimpleNamespace(
         subject_en=subject_en, subject_zh=subject_zh, body_en=body_en, body_zh=body_zh
     )
-    consents_url = settings.PORTAL_BASE_URL.rstrip("/") + reverse("accounts:consents")
+    consents_url = settings.PORTAL_BASE_URL.rstrip("/") + reverse("consents")
 
     def footer():
         return _(
@@ -163,7 +165,7 @@ def send_marketing(subject_en, subject_zh, body_en, body_zh, campaign_key) -> in
             )
             drafts.append(
                 Draft(
-                    key=f"marketing:{campaign_key}:{user.pk}",
+                    key=f"{MARKETING_KEY_PREFIX}{campaign_key}:{user.pk}",
                     recipient_id=user.pk,
                     to_email=user.email,
                     subject=subject,
@@ -174,3 +176,12 @@ def send_marketing(subject_en, subject_zh, body_en, body_zh, campaign_key) -> in
         queued += enqueue(drafts)
         last_id = batch[-1].pk
     return queued
+
+
+def marketing_still_wanted(note) -> bool:
+    """Asked by the outbox before each attempt at a marketing message (registered for the
+    ``marketing:`` keys in ``ConsentConfig.ready``): the recipient must still grant "marketing",
+    so a withdrawal between queueing and sending stops the message (CON-2)."""
+    if not note.recipient_id:
+        return True
+    return may_process(note.recipient, MARKETING_PURPOSE)

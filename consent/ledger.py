@@ -17,7 +17,8 @@ from django.utils import timezone
 from .models import ConsentEvent, ConsentState, LedgerHead, Purpose
 
 GENESIS = "0" * 64
-A = ConsentEvent.Action
+# The decisions about one purpose; the other actions are about a policy version.
+PURPOSE_ACTIONS = (ConsentEvent.Action.GRANT, ConsentEvent.Action.WITHDRAW)
 
 
 def subject_key(user=None, visitor: str = "") -> str:
@@ -72,7 +73,7 @@ def record(
     now=None,
 ) -> ConsentEvent:
     """Append one decision to the ledger and update the current state with it."""
-    if action in (A.GRANT, A.WITHDRAW) and purpose is None:
+    if action in PURPOSE_ACTIONS and purpose is None:
         raise ValueError("A grant or withdrawal names its purpose.")
     key = subject_key(user, visitor)
     with transaction.atomic():
@@ -100,7 +101,7 @@ def record(
                 subject=key,
                 purpose=purpose,
                 defaults={
-                    "granted": action == A.GRANT,
+                    "granted": action == ConsentEvent.Action.GRANT,
                     "event": event,
                     "updated_at": event.created_at,
                 },

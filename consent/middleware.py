@@ -55,7 +55,7 @@ class PolicyConsentMiddleware:
                 "accounts:logout",
                 "accounts:set_language",
                 # Withdrawing consent must stay as easy as giving it, even before accepting.
-                "accounts:consents",
+                "consents",
                 # So must leaving: a user who declines may delete their account.
                 "lifecycle:delete_account",
                 "lifecycle:deletion_pending",

@@ -48,14 +48,6 @@ class PolicyDocument(models.Model):
     def title(self):
         return localized(self, "title")
 
-    def current_version(self, now=None):
-        now = now or timezone.now()
-        return (
-            self.versions.filter(published_at__isnull=False, effective_at__lte=now)
-            .order_by("-number")
-            .first()
-        )
-
 
 class SignificantCategory(models.TextChoices):
     """The five kinds of significant change the policy names (POL-1)."""

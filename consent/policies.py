@@ -6,6 +6,8 @@
 - A published version never changes: the admin shows it read-only and a ``pre_save`` /
   ``pre_delete`` receiver refuses any edit or deletion through the ORM (``QuerySet.update()``
   bypasses signals: nothing in the code base uses it on this table).
+- ``current_version()`` is the one answer to "which version of this document is in force";
+  ``current_version_of()`` finds the document by its slug first.
 - ``pending_for()`` answers, in one query, what a signed-in user still owes: the explicit
   acceptance of a version that reduces their rights (the interstitial) and the prominent notice
   of a significant version they have not yet dismissed.
@@ -26,21 +28,27 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
+from lib.network import client_ip
+
+from . import campaigns, ledger
 from .models import (
     ConsentEvent,
     NoticeSeen,
     PolicyDocument,
     PolicyVersion,
+    Purpose,
     Recipient,
     SignificantCategory,
+    localized,
 )
 
 logger = logging.getLogger(__name__)
 
 USER_AGENT_MAX = 300
+PRIVACY_POLICY_SLUG = "privacy-policy"  # the document recorded with consent decisions
 
 # Fields that make up a published version: none of them may change after publication.
 FROZEN_FIELDS = (
@@ -100,8 +108,22 @@ def _refuse_published_deletion(sender, instance, **kwargs):
 
 
 def current_version(document: PolicyDocument, now=None) -> PolicyVersion | None:
-    """The published version in force now (the highest number already effective)."""
-    return document.current_version(now)
+    """The published version of ``document`` in force at ``now`` (the highest number already
+    effective), or None when none is in force yet. The one place that says which version of a
+    policy is current; ``current_version_of`` finds the document by its slug first."""
+    now = now or timezone.now()
+    return (
+        document.versions.filter(published_at__isnull=False, effective_at__lte=now)
+        .order_by("-number")
+        .first()
+    )
+
+
+def current_version_of(slug: str, now=None) -> PolicyVersion | None:
+    """The version in force of the document with this slug (``PRIVACY_POLICY_SLUG``, the cookie
+    policy's slug), or None when there is no such document or none of its versions is in force."""
+    document = PolicyDocument.objects.filter(slug=slug).first()
+    return current_version(document, now) if document is not None else None
 
 
 def published_versions(document: PolicyDocument):
@@ -130,12 +152,17 @@ def previous_version(version: PolicyVersion) -> PolicyVersion | None:
     )
 
 
+def recipients_active_on(day):
+    """The recipients disclosed on ``day``: inside their active period (SHR-1)."""
+    return Recipient.objects.filter(active_from__lte=day).filter(
+        Q(active_to__isnull=True) | Q(active_to__gte=day)
+    )
+
+
 def recipients_at(moment) -> list[dict]:
     """The recipients active on the (local) date of ``moment``, in both languages (SHR-1)."""
-    day = timezone.localdate(moment)
     recipients = (
-        Recipient.objects.filter(active_from__lte=day)
-        .filter(Q(active_to__isnull=True) | Q(active_to__gte=day))
+        recipients_active_on(timezone.localdate(moment))
         .prefetch_related("purposes")
         .order_by("name", "pk")
     )
@@ -216,9 +243,7 @@ def publish(version: PolicyVersion, actor, now=None) -> PolicyVersion:
             locked.recipients_snapshot = recipients_at(locked.effective_at)
         locked.save(update_fields=["published_at", "published_by", "recipients_snapshot"])
         if locked.significant:
-            from .campaigns import create_policy_campaign
-
-            create_policy_campaign(locked, actor)
+            campaigns.create_policy_campaign(locked, actor)
     for name in ("published_at", "published_by", "recipients_snapshot"):
         setattr(version, name, getattr(locked, name))
     return locked
@@ -374,8 +399,6 @@ def acceptance_wording(version: PolicyVersion) -> str:
 
 
 def _record_decision(action, user, version, request, wording) -> ConsentEvent:
-    from . import ledger
-
     if not version.is_published:
         raise PolicyError(_("Only a published version can be accepted or declined."))
     evidence = evidence_from_request(request, wording) if request is not None else {}
@@ -416,13 +439,16 @@ def ip_prefix(address: str | None) -> str:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
 
+def purpose_wording(purpose: Purpose) -> str:
+    """The text shown for a purpose, in the active language: what the user agreed to or
+    withdrew from, recorded as the wording of the decision."""
+    name, description = localized(purpose, "name"), localized(purpose, "description")
+    return f"{name}: {description}" if description else name
+
+
 def evidence_from_request(request, wording: str) -> dict:
     """The evidence stored with a consent decision: where from (address prefix only), which
     browser, which words were shown, in which language."""
-    from django.utils.translation import get_language
-
-    from lib.network import client_ip
-
     return {
         "ip_prefix": ip_prefix(client_ip(request)),
         "user_agent": request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX],

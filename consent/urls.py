@@ -8,20 +8,20 @@ reachable while a user owes a re-consent (consent.middleware).
 
 from django.urls import path
 
-from . import views_consent, views_cookies, views_policy
+from .views import cookies, policy, recipients
 
 app_name = "consent"
 
 urlpatterns = [
-    path("", views_policy.privacy_policy, name="privacy"),
-    path("accept/", views_policy.reconsent, name="accept"),
-    path("notice/<int:version_id>/seen/", views_policy.notice_seen, name="notice_seen"),
-    path("recipients/", views_consent.recipients, name="recipients"),
-    path("recipients/v<int:number>/", views_consent.recipients_version, name="recipients_version"),
-    path("cookies/", views_cookies.cookie_settings, name="cookie_settings"),
+    path("", policy.privacy_policy, name="privacy"),
+    path("accept/", policy.reconsent, name="accept"),
+    path("notice/<int:version_id>/seen/", policy.notice_seen, name="notice_seen"),
+    path("recipients/", recipients.recipients, name="recipients"),
+    path("recipients/v<int:number>/", recipients.recipients_version, name="recipients_version"),
+    path("cookies/", cookies.cookie_settings, name="cookie_settings"),
     # --- add fixed routes above this line ---
-    path("<slug:slug>/", views_policy.document_current, name="document"),
-    path("<slug:slug>/versions/", views_policy.document_versions, name="versions"),
-    path("<slug:slug>/v<int:number>/", views_policy.document_version, name="version"),
-    path("<slug:slug>/diff/", views_policy.document_diff, name="diff"),
+    path("<slug:slug>/", policy.document_current, name="document"),
+    path("<slug:slug>/versions/", policy.document_versions, name="versions"),
+    path("<slug:slug>/v<int:number>/", policy.document_version, name="version"),
+    path("<slug:slug>/diff/", policy.document_diff, name="diff"),
 ]

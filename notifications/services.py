@@ -6,7 +6,9 @@ backoff and the rule that a row once sent is never sent again.
 
 The outbox imports no app above it. An app that needs to know about its own messages registers
 hooks for a key prefix (``register_key_hooks``): ``wanted`` is asked before every attempt (a
-message no longer needed is not sent), ``sent`` runs in the transaction that marks the row sent.
+message no longer needed is not sent and is marked failed with the hook's ``unwanted_error``),
+``sent`` runs in the transaction that marks the row sent. The consent app, for instance,
+re-checks marketing consent at sending time this way (CON-2).
 """
 
 import logging
@@ -63,21 +65,28 @@ class Draft:
         return bool(self.to_email)
 
 
+NO_LONGER_NEEDED = "no longer needed before sending"
+
+
 @dataclass(frozen=True)
 class KeyHooks:
     wanted: Callable[[Notification], bool] | None = None
     sent: Callable[[Notification], None] | None = None
+    unwanted_error: str = NO_LONGER_NEEDED
 
 
 _key_hooks: dict[str, KeyHooks] = {}
 
 
-def register_key_hooks(prefix: str, *, wanted=None, sent=None) -> None:
+def register_key_hooks(
+    prefix: str, *, wanted=None, sent=None, unwanted_error: str = NO_LONGER_NEEDED
+) -> None:
     """Let the app owning the messages whose key starts with ``prefix`` decide, before each
-    attempt, whether one is still wanted (``wanted(note) -> bool``), and learn when one has been
-    delivered (``sent(note)``, in the transaction marking it sent; an error there is logged and
-    does not undo the delivery). Registering the same prefix again replaces the hooks."""
-    _key_hooks[prefix] = KeyHooks(wanted=wanted, sent=sent)
+    attempt, whether one is still wanted (``wanted(note) -> bool``; a message no longer wanted is
+    marked failed with ``unwanted_error`` as its error), and learn when one has been delivered
+    (``sent(note)``, in the transaction marking it sent; an error there is logged and does not
+    undo the delivery). Registering the same prefix again replaces the hooks."""
+    _key_hooks[prefix] = KeyHooks(wanted=wanted, sent=sent, unwanted_error=unwanted_error)
 
 
 def _hooks_for(key: str) -> KeyHooks | None:
@@ -153,21 +162,16 @@ def give_up_on_abandoned(now) -> int:
 
 
 def still_wanted(note) -> bool:
-    """Consent-gated messages are checked again at sending time: a withdrawal between queueing
-    and sending stops the message (CON-2). Messages with key hooks ask their owner."""
+    """Whether ``note`` may still be sent: messages with key hooks ask their owner at sending
+    time (e.g. a consent withdrawn between queueing and sending stops a marketing message)."""
     return not unwanted_reason(note)
 
 
 def unwanted_reason(note) -> str:
     """Why ``note`` must not be sent any more, or "" when it is still wanted."""
-    if note.key.startswith("marketing:") and note.recipient_id:
-        from consent.gates import MARKETING_PURPOSE, may_process
-
-        if not may_process(note.recipient, MARKETING_PURPOSE):
-            return "consent withdrawn before sending"
     hooks = _hooks_for(note.key)
     if hooks is not None and hooks.wanted is not None and not hooks.wanted(note):
-        return "no longer needed before sending"
+        return hooks.unwanted_error
     return ""
 
 

@@ -1,4 +1,4 @@
-"""Admin for purposes, recipients and the consent ledger (CON-1..3, SHR-1, STO-1, AUD-1).
+"""Admin for the consent ledger (CON-1, CON-2, AUD-1).
 
 The ledger is read-only here: no add, change or delete. Its changelist filters only on indexed
 columns, never counts the whole table (the ledger head keeps the count) and caps the count of a
@@ -17,7 +17,6 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import models
 from django.db.models import Q
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -28,186 +27,14 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from lib.registry import registry
-from privacyportal.admin_site import EvidenceAdminMixin
+from lib import hooks
+from lib.admin import EvidenceAdminMixin
 
-from . import ledger
-from .models import (
-    ConsentEvent,
-    ConsentState,
-    LedgerHead,
-    LegalBasis,
-    Purpose,
-    Recipient,
-)
-from .views_consent import current_privacy_policy, evidence, purpose_wording
+from .. import ledger, policies
+from ..models import ConsentEvent, ConsentState, LedgerHead, LegalBasis, Purpose
 
 COUNT_CAP = 10_000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-MIN_WEBHOOK_SECRET = 16
-
-
-# --- Purposes and recipients ----------------------------------------------------------------------
-
-
-@admin.register(Purpose)
-class PurposeAdmin(admin.ModelAdmin):
-    list_display = (
-        "code",
-        "name_en",
-        "name_zh",
-        "legal_basis",
-        "essential",
-        "separate_consent",
-        "cookie_category",
-        "active",
-    )
-    list_filter = ("essential", "legal_basis", "separate_consent", "active")
-    search_fields = ("code", "name_en", "name_zh")
-    ordering = ("essential", "code")
-
-    def get_readonly_fields(self, request, obj=None):
-        # The hash of every ledger event covers its purpose's code: renaming it would break the
-        # chain, and the consent gates look purposes up by code.
-        return ("code",) if obj is not None else ()
-
-
-class RecipientForm(forms.ModelForm):
-    """The data categories as ticks of the registry's categories, never free text; how the
-    recipient is told to erase (PIPL art. 47), checked here so that the model's constraints
-    never see an incomplete channel. The webhook secret is never shown again: left empty, the
-    stored one is kept."""
-
-    data_categories = forms.MultipleChoiceField(
-        label=_("data categories received"),
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text=Recipient._meta.get_field("data_categories").help_text,
-    )
-    erasure_webhook_secret = forms.CharField(
-        label=_("webhook secret"),
-        required=False,
-        max_length=200,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text=_(
-            "Shared with the recipient: signs our notices and its acknowledgements. Leave empty "
-            "to keep the current secret."
-        ),
-    )
-
-    class Meta:
-        model = Recipient
-        fields = ["data_categories"]  # the admin adds the others
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["data_categories"].choices = [
-            (c.code, c.label) for c in registry.subject_categories()
-        ]
-        # The stored secret is neither sent to the browser nor compared: empty means "unchanged".
-        self.initial["erasure_webhook_secret"] = ""
-        if self.instance.pk and self.instance.erasure_webhook_secret:
-            self.fields["erasure_webhook_secret"].help_text = _(
-                "A secret is stored. Leave empty to keep it; type a new one to replace it."
-            )
-
-    def clean_erasure_webhook_secret(self):
-        secret = self.cleaned_data.get("erasure_webhook_secret") or ""
-        if not secret and self.instance.pk:
-            return self.instance.erasure_webhook_secret or ""
-        if secret and len(secret) < MIN_WEBHOOK_SECRET:
-            raise forms.ValidationError(
-                _("Use at least %(n)s characters (a random string).") % {"n": MIN_WEBHOOK_SECRET}
-            )
-        return secret
-
-    def clean(self):
-        cleaned = super().clean()
-        channel = cleaned.get("erasure_channel") or ""
-        if channel == Recipient.ErasureChannel.WEBHOOK:
-            if not cleaned.get("erasure_webhook_url") and "erasure_webhook_url" not in self.errors:
-                self.add_error(
-                    "erasure_webhook_url", _("A webhook needs the address to send notices to.")
-                )
-            if not cleaned.get("erasure_webhook_secret"):
-                self.add_error(
-                    "erasure_webhook_secret",
-                    _("A webhook needs a secret shared with the recipient."),
-                )
-        elif (
-            channel == Recipient.ErasureChannel.EMAIL
-            and not cleaned.get("privacy_contact")
-            and "privacy_contact" not in self.errors
-        ):
-            self.add_error(
-                "privacy_contact", _("E-mail notices need the recipient's privacy contact.")
-            )
-        return cleaned
-
-
-@admin.register(Recipient)
-class RecipientAdmin(admin.ModelAdmin):
-    form = RecipientForm
-    list_display = (
-        "name",
-        "legal_entity",
-        "country",
-        "abroad_display",
-        "method",
-        "erasure_channel",
-        "active_from",
-        "active_to",
-    )
-    list_filter = ("country", "method", "erasure_channel")
-    search_fields = ("name", "legal_entity")
-    filter_horizontal = ("purposes",)
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    ordering = ("name", "id")
-    # Named explicitly: the form's Meta names only the categories, and without a field list the
-    # admin would build a form of that one field.
-    fieldsets = (
-        (
-            None,
-            {
-                "fields": (
-                    "name",
-                    "legal_entity",
-                    "country",
-                    "method",
-                    "purposes",
-                    "purpose_en",
-                    "purpose_zh",
-                    "scenario_en",
-                    "scenario_zh",
-                    "data_fields_en",
-                    "data_fields_zh",
-                    "data_categories",
-                    "link",
-                    "active_from",
-                    "active_to",
-                )
-            },
-        ),
-        (
-            _("Erasure at the recipient (PIPL art. 47)"),
-            {
-                "fields": (
-                    "erasure_channel",
-                    "erasure_webhook_url",
-                    "erasure_webhook_secret",
-                    "privacy_contact",
-                )
-            },
-        ),
-    )
-
-    @admin.display(description=_("outside mainland China"), boolean=True)
-    def abroad_display(self, obj):
-        return obj.abroad
-
-
-# --- The ledger -----------------------------------------------------------------------------------
 
 
 class LedgerPurposeFilter(admin.SimpleListFilter):
@@ -311,12 +138,9 @@ class StaffDecisionForm(forms.Form):
         )
 
     def clean_request_reference(self):
-        from requests.models import DataSubjectRequest
-
+        # The requests app answers through a hook (lib.hooks): this app sits below it.
         reference = self.cleaned_data["request_reference"].strip().upper()
-        if not DataSubjectRequest.objects.filter(
-            reference=reference, requester=self.subject_user
-        ).exists():
+        if not hooks.reference_exists(self.subject_user, reference):
             raise forms.ValidationError(_("This user has no request with this reference."))
         return reference
 
@@ -535,8 +359,8 @@ class ConsentEventAdmin(EvidenceAdminMixin, admin.ModelAdmin):
         if ledger.has_consent(purpose.code, user=subject_user) == wanted:
             return False
         with translation.override(subject_user.preferred_language or None):
-            wording = purpose_wording(purpose)
-        event_evidence = evidence(request, wording)
+            wording = policies.purpose_wording(purpose)
+        event_evidence = policies.evidence_from_request(request, wording)
         event_evidence["language"] = subject_user.preferred_language
         if data.get("note"):
             event_evidence["staff_note"] = data["note"]
@@ -545,7 +369,7 @@ class ConsentEventAdmin(EvidenceAdminMixin, admin.ModelAdmin):
             channel=ConsentEvent.Channel.STAFF,
             user=subject_user,
             purpose=purpose,
-            policy_version=current_privacy_policy(),
+            policy_version=policies.current_version_of(policies.PRIVACY_POLICY_SLUG),
             evidence=event_evidence,
             request_reference=data["request_reference"],
             recorded_by=request.user,

@@ -1,28 +1,23 @@
-"""Admin for policy documents, their versions and notification campaigns (POL-1, SHR-2).
+"""Admin for policy documents and their versions (POL-1).
 
-- A version is written as a draft, then published from its page through a confirmation page
-  that says what will happen (a campaign to N users, re-consent required). Once published it is
-  read-only here (view only, no delete); ``consent.policies`` refuses edits through the ORM too.
-- Campaigns are read-only with their progress; a change of controller is announced from the
-  campaign list ("Announce a change of controller").
+A version is written as a draft, then published from its page through a confirmation page that
+says what will happen (a campaign to N users, re-consent required). Once published it is
+read-only here (view only, no delete); ``consent.policies`` refuses edits through the ORM too.
 """
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
 from django.db.models import Max, Q
-from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
-from django.urls import Resolver404, path, resolve, reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from privacyportal.admin_site import EvidenceAdminMixin
+from lib.admin import ObjectAction, ObjectActionsMixin
 
-from . import campaigns, policies
-from .models import Campaign, PolicyDocument, PolicyVersion, SignificantCategory
+from .. import policies
+from ..models import PolicyDocument, PolicyVersion, SignificantCategory
 
 # --- Documents ------------------------------------------------------------------------------------
 
@@ -168,8 +163,73 @@ class PublishedFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _categories_of(version):
+    labels = dict(SignificantCategory.choices)
+    return ", ".join(str(labels.get(c, c)) for c in version.significant_categories) or "-"
+
+
+class PublishForm(forms.Form):
+    """Publishing has nothing to fill in; it is refused while the version is not publishable."""
+
+    def __init__(self, *args, version=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.version = version
+
+    def clean(self):
+        for problem in policies.check_publishable(self.version):
+            self.add_error(None, problem)
+        return super().clean()
+
+
+def _publish(request, version, data):
+    policies.publish(version, request.user)
+    if version.significant:
+        messages.info(
+            request, _("The notification campaign has started; follow it in the campaign list.")
+        )
+    return _("%(version)s is published.") % {"version": version}
+
+
+def _publish_page(request, version):
+    previous = policies.previous_version(version)
+    return {
+        "version": version,
+        "title": _("Publish %(version)s") % {"version": version},
+        "problems": policies.check_publishable(version),
+        "audience": get_user_model().objects.filter(is_active=True).count(),
+        "categories": _categories_of(version),
+        "recipients_count": (
+            len(policies.recipients_at(version.effective_at))
+            if version.document.kind == PolicyDocument.Kind.PRIVACY_POLICY
+            else None
+        ),
+        "effective_in_past": version.effective_at <= timezone.now(),
+        "previous": previous,
+        "diff_en": policies.diff(previous, version, "en") if previous else None,
+        "diff_zh": policies.diff(previous, version, "zh-hans") if previous else None,
+    }
+
+
+PUBLISH = ObjectAction(
+    name="publish",
+    title=_("Publish…"),
+    run=_publish,
+    form=PublishForm,
+    form_kwargs=lambda request, version: {"version": version},
+    allowed=lambda version: not version.is_published,
+    refused=_("This version is already published."),
+    # Publishing is a change to a draft; published versions are read-only otherwise.
+    permission="consent.change_policyversion",
+    errors=(policies.PolicyError,),
+    url_name="consent_policyversion_publish",
+    template="admin/consent/policyversion/publish.html",
+    context=_publish_page,
+)
+
+
 @admin.register(PolicyVersion)
-class PolicyVersionAdmin(admin.ModelAdmin):
+class PolicyVersionAdmin(ObjectActionsMixin, admin.ModelAdmin):
+    object_actions = [PUBLISH]
     form = PolicyVersionForm
     list_display = (
         "__str__",
@@ -209,8 +269,7 @@ class PolicyVersionAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("categories of significant change"))
     def categories(self, obj):
-        labels = dict(SignificantCategory.choices)
-        return ", ".join(str(labels.get(c, c)) for c in obj.significant_categories) or "-"
+        return _categories_of(obj)
 
     @admin.display(description=_("recipients disclosed"))
     def recipients_count(self, obj):
@@ -266,184 +325,3 @@ class PolicyVersionAdmin(admin.ModelAdmin):
         else:
             initial["number"] = 1
         return initial
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = extra_context or {}
-        obj = self.get_object(request, object_id)
-        if obj is not None and not obj.is_published:
-            extra_context["publish_url"] = reverse(
-                "admin:consent_policyversion_publish", args=[obj.pk]
-            )
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    # -- publishing --
-
-    def get_urls(self):
-        wrap = self.admin_site.admin_view
-        return [
-            path(
-                "<int:pk>/publish/", wrap(self.publish_view), name="consent_policyversion_publish"
-            ),
-        ] + super().get_urls()
-
-    def publish_view(self, request, pk):
-        version = get_object_or_404(PolicyVersion.objects.select_related("document"), pk=pk)
-        change_url = reverse("admin:consent_policyversion_change", args=[version.pk])
-        if not super().has_change_permission(request, version):
-            raise PermissionDenied
-        if version.is_published:
-            messages.error(request, _("This version is already published."))
-            return redirect(change_url)
-        problems = policies.check_publishable(version)
-        if request.method == "POST" and not problems:
-            try:
-                policies.publish(version, request.user)
-            except policies.PolicyError as exc:
-                messages.error(request, str(exc))
-                return redirect(change_url)
-            messages.success(
-                request,
-                _("%(version)s is published.") % {"version": version},
-            )
-            if version.significant:
-                messages.info(
-                    request,
-                    _("The notification campaign has started; follow it in the campaign list."),
-                )
-            return redirect(change_url)
-        previous = policies.previous_version(version)
-        audience = get_user_model().objects.filter(is_active=True).count()
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "original": version,
-            "version": version,
-            "title": _("Publish %(version)s") % {"version": version},
-            "problems": problems,
-            "audience": audience,
-            "categories": self.categories(version),
-            "recipients_count": (
-                len(policies.recipients_at(version.effective_at))
-                if version.document.kind == PolicyDocument.Kind.PRIVACY_POLICY
-                else None
-            ),
-            "effective_in_past": version.effective_at <= timezone.now(),
-            "previous": previous,
-            "diff_en": policies.diff(previous, version, "en") if previous else None,
-            "diff_zh": policies.diff(previous, version, "zh-hans") if previous else None,
-            "change_url": change_url,
-        }
-        return TemplateResponse(request, "admin/consent/policyversion/publish.html", context)
-
-
-# --- Campaigns ------------------------------------------------------------------------------------
-
-
-class ControllerChangeForm(forms.Form):
-    subject_en = forms.CharField(label=_("subject (English)"), max_length=200)
-    subject_zh = forms.CharField(label=_("subject (Chinese)"), max_length=200)
-    body_en = forms.CharField(
-        label=_("message (English)"),
-        widget=forms.Textarea(attrs={"rows": 8}),
-        help_text=_("Name the new controller (recipient) and how users can contact it (SHR-2)."),
-    )
-    body_zh = forms.CharField(
-        label=_("message (Chinese)"), widget=forms.Textarea(attrs={"rows": 8})
-    )
-    confirm = forms.BooleanField(
-        label=_("I understand that this message goes to every active user."), required=True
-    )
-
-
-@admin.register(Campaign)
-class CampaignAdmin(EvidenceAdminMixin, admin.ModelAdmin):
-    list_display = (
-        "__str__",
-        "kind",
-        "policy_version",
-        "status",
-        "progress",
-        "created_at",
-        "finished_at",
-    )
-    list_filter = ("kind", "status")
-    list_select_related = ("policy_version__document",)
-    ordering = ("-created_at", "-id")
-    change_list_template = "admin/consent/campaign/change_list.html"
-    fields = (
-        "kind",
-        "policy_version",
-        "status",
-        "progress",
-        "audience",
-        "delivered",
-        "subject_en",
-        "subject_zh",
-        "body_en",
-        "body_zh",
-        "created_at",
-        "created_by",
-        "finished_at",
-    )
-    readonly_fields = fields
-
-    @admin.display(description=_("progress"))
-    def progress(self, obj):
-        share = campaigns.progress(obj)
-        if share is None:
-            return _("not started")
-        return format_html(
-            '<progress value="{}" max="100"></progress> {} / {} ({}%)',
-            share,
-            obj.delivered,
-            obj.audience,
-            share,
-        )
-
-    def can_announce(self, request):
-        return request.user.has_perm("consent.add_campaign")
-
-    def changelist_view(self, request, extra_context=None):
-        extra_context = extra_context or {}
-        if self.can_announce(request):
-            extra_context["announce_url"] = reverse("admin:consent_campaign_announce")
-        return super().changelist_view(request, extra_context)
-
-    def get_urls(self):
-        wrap = self.admin_site.admin_view
-        return [
-            path("announce/", wrap(self.announce_view), name="consent_campaign_announce"),
-        ] + super().get_urls()
-
-    def announce_view(self, request):
-        """Announce a change of controller to every user (SHR-2)."""
-        if not self.can_announce(request):
-            raise PermissionDenied
-        form = ControllerChangeForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            try:
-                campaign = campaigns.announce_controller_change(
-                    data["subject_en"],
-                    data["subject_zh"],
-                    data["body_en"],
-                    data["body_zh"],
-                    request.user,
-                )
-            except campaigns.CampaignError as exc:
-                form.add_error(None, str(exc))
-            else:
-                messages.success(
-                    request,
-                    _("Campaign %(campaign)s has started.") % {"campaign": campaign},
-                )
-                return redirect("admin:consent_campaign_change", campaign.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": _("Announce a change of controller"),
-            "form": form,
-            "audience": get_user_model().objects.filter(is_active=True).count(),
-            "media": self.media + form.media,
-        }
-        return TemplateResponse(request, "admin/consent/campaign/announce.html", context)

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from lib.http import safe_next
 
-from . import cookies
+from .. import cookies
 
 CHOICES = ("accept_all", "reject_all", "save")
 

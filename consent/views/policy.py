@@ -18,8 +18,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from lib.http import is_safe_local_url
 
-from . import policies
-from .models import PolicyDocument, PolicyVersion
+from .. import policies
+from ..models import PolicyDocument, PolicyVersion, Recipient, SignificantCategory
 
 
 def _safe_next(request, value, default="accounts:center"):
@@ -30,8 +30,6 @@ def _safe_next(request, value, default="accounts:center"):
 
 
 def _localized_recipients(snapshot):
-    from .models import Recipient
-
     chinese = (get_language() or "").startswith("zh")
     methods = dict(Recipient.Method.choices)
     rows = []
@@ -73,8 +71,6 @@ def _render_version(request, document, version, current):
 
 
 def _category_labels(version):
-    from .models import SignificantCategory
-
     labels = dict(SignificantCategory.choices)
     return [labels.get(code, code) for code in version.significant_categories or []]
 
