@@ -5,9 +5,8 @@ filters on indexed columns only, and never allows edits or deletion.
 """
 
 from django.contrib import admin
-from django.utils.translation import gettext_lazy as _
 
-from privacyportal.admin_site import EvidenceAdminMixin
+from lib.admin import EvidenceAdminMixin
 
 from .models import AuditLogEntry
 
@@ -27,7 +26,3 @@ class AuditLogEntryAdmin(EvidenceAdminMixin, admin.ModelAdmin):
     raw_id_fields = ("actor",)
     readonly_fields = [f.name for f in AuditLogEntry._meta.fields]
     ordering = ("-timestamp",)
-
-    @admin.display(description=_("changes"))
-    def changes_display(self, obj):
-        return obj.changes_str

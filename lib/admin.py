@@ -1,4 +1,29 @@
-"""Admin helpers shared by every app."""
+"""Admin helpers shared by every app: read-only evidence, and actions on one object.
+
+``ObjectActionsMixin`` is the one way an admin offers "do this to this object" (start work on a
+request, approve a verification, publish a policy version, carry out a deletion, end a legal
+hold...). An admin declares its actions (title, help, form, the function to run, who may run
+it, from which states) and gets the URLs, the permission check, the object loaded through
+``get_queryset`` (so a staff member never reaches an object the admin would not list), the
+shared confirmation page (``admin/confirm_action.html``) and the buttons on the change page
+(``{% include "admin/object_action_buttons.html" %}`` in the object-tools block).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from django.contrib import messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
+
+from .forms import ConfirmForm
 
 
 class EvidenceAdminMixin:
@@ -13,3 +38,162 @@ class EvidenceAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+def _always(obj) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class ObjectAction:
+    """One action on one object, with its confirmation form.
+
+    ``run(request, obj, cleaned_data)`` does the work and may return the success message (else
+    ``done`` is shown); an exception listed in ``errors`` becomes a form error. ``allowed(obj)``
+    says from which states it can run (else ``refused`` is shown). ``permission`` is a
+    permission name ("app_label.codename"); None means the admin's change permission on the
+    object. ``url_name``/``url_path`` give the action a URL of its own besides
+    ``<id>/do/<name>/``."""
+
+    name: str
+    title: object
+    run: Callable
+    help: object = ""
+    form: type = ConfirmForm
+    form_kwargs: Callable | None = None  # (request, obj) -> extra keyword arguments of the form
+    done: object = ""
+    allowed: Callable = _always
+    refused: object = _("This is not possible in its current state.")
+    permission: str | None = None
+    errors: tuple = ()
+    summary: Callable | None = None  # (request, obj) -> [(label, value)]
+    notices: Callable | None = None  # (request, obj) -> [text]
+    url_name: str | None = None
+    url_path: str | None = None
+    #: A page of its own (extending the confirmation page), with more to show.
+    template: str | None = None
+    context: Callable | None = None  # (request, obj) -> extra template context
+
+
+@dataclass
+class _Button:
+    name: str
+    title: object
+    url: str
+    extra: dict = field(default_factory=dict)
+
+
+class ObjectActionsMixin:
+    object_actions: Sequence[ObjectAction] = ()
+    #: The name of the generic route (default ``<app>_<model>_do``), kept when older names exist.
+    object_action_url_name: str | None = None
+    confirm_template = "admin/confirm_action.html"
+
+    # -- declaring --
+
+    def get_object_actions(self, request, obj) -> list[ObjectAction]:
+        """The actions this admin offers for ``obj`` (override to build them per object)."""
+        return list(self.object_actions)
+
+    def may_run(self, request, obj, action: ObjectAction) -> bool:
+        if action.permission:
+            return request.user.has_perm(action.permission)
+        return self.has_change_permission(request, obj)
+
+    def available_object_actions(self, request, obj) -> list[ObjectAction]:
+        """The buttons of the change page: allowed now, and permitted to this staff member."""
+        return [
+            action
+            for action in self.get_object_actions(request, obj)
+            if action.allowed(obj) and self.may_run(request, obj, action)
+        ]
+
+    # -- URLs --
+
+    def _action_route_name(self):
+        opts = self.model._meta
+        return self.object_action_url_name or f"{opts.app_label}_{opts.model_name}_do"
+
+    def object_action_url(self, obj, action: ObjectAction) -> str:
+        if action.url_name:
+            return reverse(f"admin:{action.url_name}", args=[obj.pk])
+        return reverse(f"admin:{self._action_route_name()}", args=[obj.pk, action.name])
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        routes = [
+            path(
+                "<path:object_id>/do/<str:action>/",
+                wrap(self.object_action_view),
+                name=self._action_route_name(),
+            )
+        ]
+        for action in self.object_actions:
+            if action.url_name:
+
+                def view(request, object_id, _name=action.name):
+                    return self.object_action_view(request, object_id, _name)
+
+                routes.append(
+                    path(
+                        f"<path:object_id>/{action.url_path or action.name}/",
+                        wrap(view),
+                        name=action.url_name,
+                    )
+                )
+        return routes + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None and self.has_view_or_change_permission(request, obj):
+            extra_context.setdefault(
+                "object_action_buttons",
+                [
+                    _Button(action.name, action.title, self.object_action_url(obj, action))
+                    for action in self.available_object_actions(request, obj)
+                ],
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    # -- the confirmation page --
+
+    def object_action_view(self, request, object_id, action):
+        obj = self.get_object(request, unquote(str(object_id)))
+        if obj is None:
+            raise Http404(_("There is no such object."))
+        spec = next((a for a in self.get_object_actions(request, obj) if a.name == action), None)
+        if spec is None:
+            raise PermissionDenied  # as Django's admin answers an action it does not offer
+        if not self.may_run(request, obj, spec):
+            raise PermissionDenied
+        opts = self.model._meta
+        change_url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+        if not spec.allowed(obj):
+            messages.error(request, spec.refused)
+            return redirect(change_url)
+        kwargs = spec.form_kwargs(request, obj) if spec.form_kwargs else {}
+        form = spec.form(request.POST if request.method == "POST" else None, **kwargs)
+        if request.method == "POST" and form.is_valid():
+            try:
+                message = spec.run(request, obj, form.cleaned_data)
+            except spec.errors as exc:
+                form.add_error(None, "; ".join(getattr(exc, "messages", None) or [str(exc)]))
+            else:
+                messages.success(request, message or spec.done)
+                return redirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": opts,
+            "original": obj,
+            "title": f"{spec.title}: {obj}",
+            "action_title": spec.title,
+            "help": spec.help,
+            "notices": spec.notices(request, obj) if spec.notices else [],
+            "summary": spec.summary(request, obj) if spec.summary else [],
+            "form": form,
+            "media": self.media + form.media,
+            "change_url": change_url,
+            **(spec.context(request, obj) if spec.context else {}),
+        }
+        return TemplateResponse(request, spec.template or self.confirm_template, context)

@@ -3,18 +3,16 @@ the records of processing page (AUD-1, RGT-1..3, RET-3)."""
 
 import json
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
-from lib.admin import EvidenceAdminMixin
-from lib.forms import ConfirmForm
+from lib.admin import EvidenceAdminMixin, ObjectAction, ObjectActionsMixin
 from lib.registry import registry
 
 from . import certificates, deletion, records
@@ -131,8 +129,25 @@ class ErasureRecordAdmin(EvidenceAdminMixin, admin.ModelAdmin):
         return format_html("<ul>" + "{}" * len(items) + "</ul>", *items)
 
 
+def _carry_out(request, scheduled, data):
+    done = deletion.delete_now(scheduled.user, actor=request.user)
+    if done is None:
+        raise deletion.DeletionError(
+            _("The deletion could not be carried out now (a legal hold may cover the person).")
+        )
+    return _("The account is deleted. Certificate code: %(code)s") % {"code": done.code}
+
+
+def _deletion_summary(request, scheduled):
+    return [
+        (_("Account"), str(scheduled.user)),
+        (_("Asked through"), scheduled.get_channel_display()),
+        (_("Deleted after"), timezone.localtime(scheduled.execute_after)),
+    ]
+
+
 @admin.register(AccountDeletion)
-class AccountDeletionAdmin(EvidenceAdminMixin, admin.ModelAdmin):
+class AccountDeletionAdmin(ObjectActionsMixin, EvidenceAdminMixin, admin.ModelAdmin):
     list_display = (
         "__str__",
         "user",
@@ -167,68 +182,24 @@ class AccountDeletionAdmin(EvidenceAdminMixin, admin.ModelAdmin):
     readonly_fields = fields
 
     change_form_template = "admin/lifecycle/accountdeletion/change_form.html"
-
-    def get_urls(self):
-        return [
-            path(
-                "<int:pk>/carry-out/",
-                self.admin_site.admin_view(self.carry_out_view),
-                name="lifecycle_accountdeletion_carry_out",
-            ),
-            *super().get_urls(),
-        ]
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = extra_context or {}
-        obj = self.get_object(request, object_id)
-        extra_context["can_carry_out"] = (
-            obj is not None
-            and obj.status == AccountDeletion.Status.SCHEDULED
-            and request.user.has_perm("lifecycle.carry_out_accountdeletion")
-        )
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def carry_out_view(self, request, pk):
-        """Delete now, without waiting for the cooling-off: for a deletion whose requester
-        staff have verified (the same as ``manage.py delete_account --now``)."""
-        if not request.user.has_perm("lifecycle.carry_out_accountdeletion"):
-            raise PermissionDenied
-        scheduled = get_object_or_404(AccountDeletion.objects.select_related("user"), pk=pk)
-        change_url = reverse("admin:lifecycle_accountdeletion_change", args=[pk])
-        if scheduled.status != AccountDeletion.Status.SCHEDULED:
-            messages.error(request, _("Only a scheduled deletion can be carried out."))
-            return redirect(change_url)
-        form = ConfirmForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            done = deletion.delete_now(scheduled.user, actor=request.user)
-            if done is None:
-                messages.error(request, _("The deletion could not be carried out; try again."))
-            else:
-                messages.success(
-                    request,
-                    _("The account is deleted. Certificate code: %(code)s") % {"code": done.code},
-                )
-            return redirect(change_url)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "original": scheduled,
-            "title": _("Carry out now: %(deletion)s") % {"deletion": scheduled},
-            "action_title": _("Carry out now"),
-            "help": _(
+    object_actions = [
+        ObjectAction(
+            name="carry_out",
+            title=_("Carry out now"),
+            help=_(
                 "The account is deleted at once, without waiting for the end of the cooling-off "
                 "period. Do this only when you have verified that its owner asked for it."
             ),
-            "form": form,
-            "media": self.media + form.media,
-            "change_url": change_url,
-            "summary": [
-                (_("Account"), str(scheduled.user)),
-                (_("Asked through"), scheduled.get_channel_display()),
-                (_("Deleted after"), timezone.localtime(scheduled.execute_after)),
-            ],
-        }
-        return TemplateResponse(request, "admin/confirm_action.html", context)
+            run=_carry_out,
+            errors=(deletion.DeletionError,),
+            allowed=lambda scheduled: scheduled.status == AccountDeletion.Status.SCHEDULED,
+            refused=_("Only a scheduled deletion can be carried out."),
+            permission="lifecycle.carry_out_accountdeletion",
+            summary=_deletion_summary,
+            url_name="lifecycle_accountdeletion_carry_out",
+            url_path="carry-out",
+        )
+    ]
 
     @admin.display(description=_("signature"))
     def signature_display(self, obj):

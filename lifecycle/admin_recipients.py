@@ -6,19 +6,15 @@ to erase what, when, and whether it acknowledged. One state change, through a co
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.contrib import admin
 from django.db.models import Q
-from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from lib.admin import EvidenceAdminMixin
-from lib.forms import ConfirmForm
+from lib.admin import EvidenceAdminMixin, ObjectAction, ObjectActionsMixin
 from lib.registry import registry
 from notifications.models import Notification
 
@@ -50,8 +46,48 @@ class OverdueFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _categories(notice):
+    categories = registry.categories
+    return ", ".join(
+        str(categories[c].label) if c in categories else c for c in notice.categories or []
+    )
+
+
+def _mark_done(request, notice, data):
+    if recipients.mark_done(notice, request.user):
+        return _("The notice is marked as acknowledged.")
+    return _("This notice has already been acknowledged.")
+
+
+def _notice_summary(request, notice):
+    return [
+        (_("Recipient"), notice.recipient.name),
+        (_("Erasure record"), str(notice.erasure)),
+        (_("Categories"), _categories(notice)),
+        (_("Status"), notice.get_status_display()),
+        (_("Told on"), timezone.localtime(notice.sent_at) if notice.sent_at else "—"),
+    ]
+
+
 @admin.register(RecipientErasure)
-class RecipientErasureAdmin(EvidenceAdminMixin, admin.ModelAdmin):
+class RecipientErasureAdmin(ObjectActionsMixin, EvidenceAdminMixin, admin.ModelAdmin):
+    object_actions = [
+        ObjectAction(
+            name="mark_done",
+            title=_("Mark as acknowledged"),
+            help=_(
+                "Do this when the recipient has confirmed, by e-mail, phone or letter, that it "
+                "erased the data. You are recorded as the person who marked it."
+            ),
+            run=_mark_done,
+            allowed=lambda notice: notice.status != RecipientErasure.Status.ACKNOWLEDGED,
+            refused=_("This notice has already been acknowledged."),
+            permission=MARK_DONE_PERMISSION,
+            summary=_notice_summary,
+            url_name="lifecycle_recipienterasure_mark_done",
+            url_path="mark-acknowledged",
+        )
+    ]
     list_display = (
         "__str__",
         "erasure_link",
@@ -103,10 +139,7 @@ class RecipientErasureAdmin(EvidenceAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("categories"))
     def categories_display(self, obj):
-        categories = registry.categories
-        return ", ".join(
-            str(categories[c].label) if c in categories else c for c in obj.categories or []
-        )
+        return _categories(obj)
 
     @admin.display(description=_("overdue"), boolean=True)
     def overdue(self, obj):
@@ -130,69 +163,3 @@ class RecipientErasureAdmin(EvidenceAdminMixin, admin.ModelAdmin):
         if note.last_error:
             text += f" · {note.last_error[:200]}"
         return text
-
-    # -- Mark as acknowledged --
-
-    def get_urls(self):
-        return [
-            path(
-                "<int:pk>/mark-acknowledged/",
-                self.admin_site.admin_view(self.mark_done_view),
-                name="lifecycle_recipienterasure_mark_done",
-            ),
-            *super().get_urls(),
-        ]
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = extra_context or {}
-        obj = self.get_object(request, object_id)
-        extra_context["can_mark_done"] = (
-            obj is not None
-            and obj.status != RecipientErasure.Status.ACKNOWLEDGED
-            and request.user.has_perm(MARK_DONE_PERMISSION)
-        )
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def mark_done_view(self, request, pk):
-        """A recipient confirmed the erasure by another way than its callback: a DPO records it."""
-        if not request.user.has_perm(MARK_DONE_PERMISSION):
-            raise PermissionDenied
-        notice = get_object_or_404(
-            RecipientErasure.objects.select_related("recipient", "erasure"), pk=pk
-        )
-        change_url = reverse("admin:lifecycle_recipienterasure_change", args=[pk])
-        if notice.status == RecipientErasure.Status.ACKNOWLEDGED:
-            messages.info(request, _("This notice is already acknowledged."))
-            return redirect(change_url)
-        form = ConfirmForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            if recipients.mark_done(notice, request.user):
-                messages.success(request, _("The notice is marked as acknowledged."))
-            else:
-                messages.info(request, _("This notice is already acknowledged."))
-            return redirect(change_url)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "original": notice,
-            "title": _("Mark as acknowledged: %(notice)s") % {"notice": notice},
-            "action_title": _("Mark as acknowledged"),
-            "help": _(
-                "Do this when the recipient has confirmed, by e-mail, phone or letter, that it "
-                "erased the data. You are recorded as the person who marked it."
-            ),
-            "form": form,
-            "media": self.media + form.media,
-            "change_url": change_url,
-            "summary": [
-                (_("Recipient"), notice.recipient.name),
-                (_("Erasure record"), str(notice.erasure)),
-                (_("Categories"), self.categories_display(notice)),
-                (_("Status"), notice.get_status_display()),
-                (
-                    _("Told on"),
-                    timezone.localtime(notice.sent_at) if notice.sent_at else "—",
-                ),
-            ],
-        }
-        return TemplateResponse(request, "admin/confirm_action.html", context)

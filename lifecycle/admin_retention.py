@@ -4,17 +4,13 @@ changes and ends legal holds, seeing what each one keeps from erasure. Every cha
 audit log."""
 
 from django import forms
-from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.contrib import admin
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, pgettext, pgettext_lazy
 
-from lib.forms import ConfirmForm
+from lib.admin import ObjectAction, ObjectActionsMixin
 from lib.registry import registry
 
 from . import holds, retention
@@ -28,24 +24,6 @@ def _category_choices():
 def _category_label(code):
     category = registry.categories.get(code)
     return str(category.label) if category else code
-
-
-def _confirm_page(model_admin, request, obj, *, title, help_text, form, summary):
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "opts": model_admin.model._meta,
-        "original": obj,
-        "title": f"{title}: {obj}",
-        "action_title": title,
-        "help": help_text,
-        "form": form,
-        "media": model_admin.media + form.media,
-        "change_url": reverse(
-            f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk]
-        ),
-        "summary": summary,
-    }
-    return TemplateResponse(request, "admin/confirm_action.html", context)
 
 
 # --- Retention rules ------------------------------------------------------------------------------
@@ -65,8 +43,40 @@ class RetentionRuleForm(forms.ModelForm):
             self.fields["category"].disabled = True
 
 
+def _confirm(request, rule, data):
+    retention.confirm(rule, request.user)
+    return _("Confirmed: the next retention sweep (within two days) erases these rows.")
+
+
+def _rule_summary(request, rule):
+    return [
+        (_("data category"), _category_label(rule.category)),
+        (_("kept for (days)"), rule.period_days),
+        (_("counted from"), rule.get_clock_display()),
+        (_("then"), rule.get_action_display()),
+        (_("rows waiting"), rule.waiting_count),
+    ]
+
+
 @admin.register(RetentionRule)
-class RetentionRuleAdmin(admin.ModelAdmin):
+class RetentionRuleAdmin(ObjectActionsMixin, admin.ModelAdmin):
+    object_actions = [
+        ObjectAction(
+            name="confirm",
+            title=_("Confirm the large run"),
+            help=_(
+                "The last run found more rows to erase than this rule's cap and erased nothing "
+                "of its category. Check the rule (period, clock, action): confirm only if so "
+                "much really has expired. The next sweep then erases them, in batches."
+            ),
+            run=_confirm,
+            allowed=lambda rule: rule.waiting_count is not None,
+            refused=_("This rule is not waiting for a confirmation."),
+            permission="lifecycle.confirm_retentionrule",
+            summary=_rule_summary,
+            url_name="lifecycle_retentionrule_confirm",
+        )
+    ]
     form = RetentionRuleForm
     list_display = (
         "category_display",
@@ -137,63 +147,6 @@ class RetentionRuleAdmin(admin.ModelAdmin):
             ),
         )
 
-    def get_urls(self):
-        return [
-            path(
-                "<int:pk>/confirm/",
-                self.admin_site.admin_view(self.confirm_view),
-                name="lifecycle_retentionrule_confirm",
-            ),
-            *super().get_urls(),
-        ]
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = extra_context or {}
-        obj = self.get_object(request, object_id)
-        extra_context["can_confirm"] = (
-            obj is not None
-            and obj.waiting_count is not None
-            and request.user.has_perm("lifecycle.confirm_retentionrule")
-        )
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def confirm_view(self, request, pk):
-        """A DPO confirms a run larger than the rule's cap (the next sweep carries it out)."""
-        if not request.user.has_perm("lifecycle.confirm_retentionrule"):
-            raise PermissionDenied
-        rule = get_object_or_404(RetentionRule, pk=pk)
-        change_url = reverse("admin:lifecycle_retentionrule_change", args=[pk])
-        if rule.waiting_count is None:
-            messages.error(request, _("This rule is not waiting for a confirmation."))
-            return redirect(change_url)
-        form = ConfirmForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            retention.confirm(rule, request.user)
-            messages.success(
-                request,
-                _("Confirmed: the next retention sweep (within two days) erases these rows."),
-            )
-            return redirect(change_url)
-        return _confirm_page(
-            self,
-            request,
-            rule,
-            title=_("Confirm the large run"),
-            help_text=_(
-                "The last run found more rows to erase than this rule's cap and erased nothing "
-                "of its category. Check the rule (period, clock, action): confirm only if so "
-                "much really has expired. The next sweep then erases them, in batches."
-            ),
-            form=form,
-            summary=[
-                (_("data category"), _category_label(rule.category)),
-                (_("kept for (days)"), rule.period_days),
-                (_("counted from"), rule.get_clock_display()),
-                (_("then"), rule.get_action_display()),
-                (_("rows waiting"), rule.waiting_count),
-            ],
-        )
-
 
 # --- Legal holds ----------------------------------------------------------------------------------
 
@@ -253,8 +206,45 @@ class CurrentFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _end_hold(request, hold, data):
+    hold.ended_at = timezone.now()
+    hold.save(update_fields=["ended_at"])  # through the ORM: audited
+    return _("The hold has ended.")
+
+
+def _hold_target(hold):
+    if hold.scope == LegalHold.Scope.USER:
+        return str(hold.user)
+    if hold.scope == LegalHold.Scope.REQUEST:
+        return hold.request_reference or str(hold.request)
+    return _category_label(hold.category)
+
+
+def _in_force(hold) -> bool:
+    return hold.ended_at is None and hold.ends_at > timezone.now()
+
+
 @admin.register(LegalHold)
-class LegalHoldAdmin(admin.ModelAdmin):
+class LegalHoldAdmin(ObjectActionsMixin, admin.ModelAdmin):
+    object_actions = [
+        ObjectAction(
+            name="end",
+            title=_("End the hold"),
+            help=_(
+                "The data it kept becomes subject to its retention rules again: the next sweep "
+                "may erase what has expired meanwhile."
+            ),
+            run=_end_hold,
+            allowed=_in_force,
+            refused=_("This hold is no longer in force."),
+            summary=lambda request, hold: [
+                (_("applies to"), _hold_target(hold)),
+                (_("reason"), hold.reason),
+                (_("until"), timezone.localtime(hold.ends_at)),
+            ],
+            url_name="lifecycle_legalhold_end",
+        )
+    ]
     form = LegalHoldForm
     list_display = ("__str__", "scope", "target", "starts_at", "ends_at", "state", "created_by")
     list_filter = (CurrentFilter, "scope")
@@ -287,11 +277,7 @@ class LegalHoldAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("applies to"))
     def target(self, obj):
-        if obj.scope == LegalHold.Scope.USER:
-            return str(obj.user)
-        if obj.scope == LegalHold.Scope.REQUEST:
-            return obj.request_reference or str(obj.request)
-        return _category_label(obj.category)
+        return _hold_target(obj)
 
     @admin.display(description=_("state"))
     def state(self, obj):
@@ -311,57 +297,4 @@ class LegalHoldAdmin(admin.ModelAdmin):
             return _("Nothing at the moment.")
         return format_html(
             "<ul>{}</ul>", format_html_join("", "<li>{}: {}</li>", ((m, n) for m, n in rows))
-        )
-
-    def get_urls(self):
-        return [
-            path(
-                "<int:pk>/end/",
-                self.admin_site.admin_view(self.end_view),
-                name="lifecycle_legalhold_end",
-            ),
-            *super().get_urls(),
-        ]
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = extra_context or {}
-        obj = self.get_object(request, object_id)
-        extra_context["can_end"] = (
-            obj is not None
-            and obj.ended_at is None
-            and obj.ends_at > timezone.now()
-            and self.has_change_permission(request, obj)
-        )
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def end_view(self, request, pk):
-        """Lift a hold before its end date; the sweep may then erase what it kept."""
-        hold = get_object_or_404(LegalHold, pk=pk)
-        if not self.has_change_permission(request, hold):
-            raise PermissionDenied
-        change_url = reverse("admin:lifecycle_legalhold_change", args=[pk])
-        if hold.ended_at is not None or hold.ends_at <= timezone.now():
-            messages.error(request, _("This hold is no longer in force."))
-            return redirect(change_url)
-        form = ConfirmForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            hold.ended_at = timezone.now()
-            hold.save(update_fields=["ended_at"])  # through the ORM: audited
-            messages.success(request, _("The hold has ended."))
-            return redirect(change_url)
-        return _confirm_page(
-            self,
-            request,
-            hold,
-            title=_("End the hold"),
-            help_text=_(
-                "The data it kept becomes subject to its retention rules again: the next sweep "
-                "may erase what has expired meanwhile."
-            ),
-            form=form,
-            summary=[
-                (_("applies to"), self.target(hold)),
-                (_("reason"), hold.reason),
-                (_("until"), timezone.localtime(hold.ends_at)),
-            ],
         )

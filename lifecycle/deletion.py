@@ -30,7 +30,6 @@ from .models import AccountDeletion, ErasureRecord
 
 logger = logging.getLogger(__name__)
 SESSION_FLAG = "lifecycle_deletion_scheduled"
-D = AccountDeletion
 
 
 class DeletionError(Exception):
@@ -42,7 +41,9 @@ def cooling_off() -> timedelta:
 
 
 def scheduled_for(user) -> AccountDeletion | None:
-    return D.objects.filter(user=user, status=D.Status.SCHEDULED).first()
+    return AccountDeletion.objects.filter(
+        user=user, status=AccountDeletion.Status.SCHEDULED
+    ).first()
 
 
 def schedule(
@@ -66,7 +67,7 @@ def schedule(
             return existing
         try:
             with transaction.atomic():
-                deletion = D.objects.create(
+                deletion = AccountDeletion.objects.create(
                     user=user,
                     channel=channel,
                     request_reference=request_reference,
@@ -87,11 +88,13 @@ def cancel(user, now=None) -> AccountDeletion | None:
     period). Returns the cancelled deletion, or None if none was scheduled."""
     with transaction.atomic():
         deletion = (
-            D.objects.select_for_update().filter(user=user, status=D.Status.SCHEDULED).first()
+            AccountDeletion.objects.select_for_update()
+            .filter(user=user, status=AccountDeletion.Status.SCHEDULED)
+            .first()
         )
         if deletion is None:
             return None
-        deletion.status = D.Status.CANCELLED
+        deletion.status = AccountDeletion.Status.CANCELLED
         deletion.cancelled_at = now or timezone.now()
         deletion.save(update_fields=["status", "cancelled_at"])
         enqueue([d for d in [emails.deletion_cancelled(deletion)] if d])
@@ -114,8 +117,8 @@ def execute(deletion_id: int, now=None, actor=None) -> AccountDeletion | None:
     User = get_user_model()
     with transaction.atomic():
         deletion = (
-            D.objects.select_for_update(skip_locked=True)
-            .filter(pk=deletion_id, status=D.Status.SCHEDULED, execute_after__lte=now)
+            AccountDeletion.objects.select_for_update(skip_locked=True)
+            .filter(pk=deletion_id, status=AccountDeletion.Status.SCHEDULED, execute_after__lte=now)
             .first()
         )
         if deletion is None:
@@ -136,7 +139,7 @@ def execute(deletion_id: int, now=None, actor=None) -> AccountDeletion | None:
             now=now,
         )
         strip_roles(user)
-        deletion.status = D.Status.DONE
+        deletion.status = AccountDeletion.Status.DONE
         deletion.executed_at = now
         deletion.backups_expire_at = report.record.backups_expire_at
         deletion.certificate = certificates.payload(deletion, report)
@@ -153,7 +156,9 @@ def strip_roles(user):
     User.user_permissions.through.objects.filter(user_id=user.pk).delete()
 
 
-def delete_now(user, *, actor=None, channel=D.Channel.STAFF, request_reference="", now=None):
+def delete_now(
+    user, *, actor=None, channel=AccountDeletion.Channel.STAFF, request_reference="", now=None
+):
     """Delete an account at once, without the cooling-off period: for a deletion whose
     requester staff have verified (``manage.py delete_account --now``)."""
     now = now or timezone.now()
@@ -168,14 +173,18 @@ def delete_now(user, *, actor=None, channel=D.Channel.STAFF, request_reference="
             now=now,
             notify=False,  # carried out at once: no "will be deleted on" message
         )
-    D.objects.filter(pk=deletion.pk, status=D.Status.SCHEDULED).update(execute_after=now)
+    AccountDeletion.objects.filter(pk=deletion.pk, status=AccountDeletion.Status.SCHEDULED).update(
+        execute_after=now
+    )
     return execute(deletion.pk, now=now, actor=actor)
 
 
 def due_ids(now=None, limit: int = 100) -> list[int]:
     now = now or timezone.now()
     return list(
-        D.objects.filter(status=D.Status.SCHEDULED, execute_after__lte=now)
+        AccountDeletion.objects.filter(
+            status=AccountDeletion.Status.SCHEDULED, execute_after__lte=now
+        )
         .order_by("execute_after")
         .values_list("pk", flat=True)[:limit]
     )
@@ -199,7 +208,7 @@ def flag_pending_deletion(sender, request, user, **kwargs):
     session = getattr(request, "session", None)
     if session is None or user is None:
         return
-    if D.objects.filter(user=user, status=D.Status.SCHEDULED).exists():
+    if AccountDeletion.objects.filter(user=user, status=AccountDeletion.Status.SCHEDULED).exists():
         session[SESSION_FLAG] = True
     else:
         session.pop(SESSION_FLAG, None)
@@ -207,10 +216,10 @@ def flag_pending_deletion(sender, request, user, **kwargs):
 
 def certificate_status(code: str):
     """(deletion, signature valid) for a certificate code, or (None, False)."""
-    deletion = D.objects.filter(code=code).first()
+    deletion = AccountDeletion.objects.filter(code=code).first()
     if deletion is None:
         return None, False
-    valid = deletion.status == D.Status.DONE and certificates.verify(
+    valid = deletion.status == AccountDeletion.Status.DONE and certificates.verify(
         deletion.certificate, deletion.signature, deletion.key_id
     )
     return deletion, valid

@@ -329,6 +329,7 @@ def recipients_by_category(user, language: str) -> dict[str, list[dict]]:
     versions the user accepted (or, if they never accepted one explicitly, of the privacy policy
     in force), by the categories each recipient was declared to receive (SHR-1)."""
     from consent.models import ConsentEvent, PolicyDocument, PolicyVersion, Recipient
+    from consent.policies import current_version
 
     accepted = ConsentEvent.objects.filter(
         user=user, action=ConsentEvent.Action.ACCEPT_POLICY
@@ -338,7 +339,7 @@ def recipients_by_category(user, language: str) -> dict[str, list[dict]]:
     )
     if not versions:
         document = PolicyDocument.objects.filter(kind=PolicyDocument.Kind.PRIVACY_POLICY).first()
-        current = document.current_version() if document else None
+        current = current_version(document) if document else None
         versions = [current.recipients_snapshot] if current else []
     entries = {}
     for snapshot in versions:

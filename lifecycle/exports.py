@@ -34,7 +34,6 @@ logger = logging.getLogger(__name__)
 
 STALE_BUILD = timedelta(minutes=30)
 MAX_ATTEMPTS = 3
-S = DataExport.Status
 
 
 class ExportError(Exception):
@@ -61,7 +60,7 @@ def request_export(user, *, request=None, requested_by=None, answer="") -> DataE
     with transaction.atomic():
         running = (
             DataExport.objects.select_for_update()
-            .filter(user=user, status__in=[S.PENDING, S.BUILDING])
+            .filter(user=user, status__in=[DataExport.Status.PENDING, DataExport.Status.BUILDING])
             .first()
         )
         if running is not None:
@@ -84,16 +83,23 @@ def request_export(user, *, request=None, requested_by=None, answer="") -> DataE
                     user=user, request=request, requested_by=requested_by, answer=answer
                 )
         except IntegrityError:  # another request created it a moment ago
-            return DataExport.objects.get(user=user, status__in=[S.PENDING, S.BUILDING])
+            return DataExport.objects.get(
+                user=user, status__in=[DataExport.Status.PENDING, DataExport.Status.BUILDING]
+            )
         schedule_build(export.pk)
     return export
 
 
 def _claim(export_id: int, now) -> bool:
-    claimable = Q(status=S.PENDING) | Q(status=S.BUILDING, started_at__lt=now - STALE_BUILD)
+    claimable = Q(status=DataExport.Status.PENDING) | Q(
+        status=DataExport.Status.BUILDING, started_at__lt=now - STALE_BUILD
+    )
     return bool(
         DataExport.objects.filter(claimable, pk=export_id, attempts__lt=MAX_ATTEMPTS).update(
-            status=S.BUILDING, started_at=now, progress=0, attempts=F("attempts") + 1
+            status=DataExport.Status.BUILDING,
+            started_at=now,
+            progress=0,
+            attempts=F("attempts") + 1,
         )
     )
 
@@ -152,15 +158,19 @@ def build(export_id: int) -> DataExport | None:
             )
     except Exception as exc:
         logger.exception("Export %s failed", export_id)
-        status = S.FAILED if export.attempts >= MAX_ATTEMPTS else S.PENDING
+        status = (
+            DataExport.Status.FAILED
+            if export.attempts >= MAX_ATTEMPTS
+            else DataExport.Status.PENDING
+        )
         DataExport.objects.filter(pk=export_id).update(
             status=status, error=type(exc).__name__[:300]
         )
         return None
     finished = timezone.now()
     with transaction.atomic():
-        updated = DataExport.objects.filter(pk=export_id, status=S.BUILDING).update(
-            status=S.READY,
+        updated = DataExport.objects.filter(pk=export_id, status=DataExport.Status.BUILDING).update(
+            status=DataExport.Status.READY,
             file=name,
             size=size,
             sha256=hashing.digest.hexdigest(),
@@ -242,7 +252,7 @@ def purge_expired(now=None, batch_size: int = 200) -> int:
         with transaction.atomic():
             batch = list(
                 DataExport.objects.select_for_update(skip_locked=True)
-                .filter(status=S.READY, expires_at__lte=now)
+                .filter(status=DataExport.Status.READY, expires_at__lte=now)
                 .order_by("expires_at")[:batch_size]
             )
             if not batch:
@@ -250,7 +260,7 @@ def purge_expired(now=None, batch_size: int = 200) -> int:
             for export in batch:
                 storage.delete(export.file.name)
             DataExport.objects.filter(pk__in=[e.pk for e in batch]).update(
-                status=S.EXPIRED, file=""
+                status=DataExport.Status.EXPIRED, file=""
             )
             done += len(batch)
         if len(batch) < batch_size:
@@ -263,8 +273,8 @@ def unfinished_ids(now=None) -> list[int]:
     return list(
         DataExport.objects.filter(attempts__lt=MAX_ATTEMPTS)
         .filter(
-            Q(status=S.PENDING, requested_at__lt=now - timedelta(minutes=2))
-            | Q(status=S.BUILDING, started_at__lt=now - STALE_BUILD)
+            Q(status=DataExport.Status.PENDING, requested_at__lt=now - timedelta(minutes=2))
+            | Q(status=DataExport.Status.BUILDING, started_at__lt=now - STALE_BUILD)
         )
         .values_list("pk", flat=True)[:100]
     )

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import PhoneCode, User
 from accounts.services import CodeError, send_code, verify_code
-from consent import ledger
+from consent import ledger, policies
 from consent.models import ConsentEvent, PolicyDocument, Purpose
 from lib import corrections
 from lib.network import client_ip
@@ -32,9 +32,8 @@ from requests import fulfilment, workflow
 from requests.models import RequestKind, RequestState
 
 from . import deletion, erasure, exports, holds
-from .models import DataExport, ErasureRecord
+from .models import AccountDeletion, DataExport, ErasureRecord
 
-K = RequestKind
 IN_PROGRESS = (RequestState.IN_PROGRESS,)
 
 
@@ -396,7 +395,7 @@ def plan_withdrawal(req):
 
 def _privacy_policy_version():
     document = PolicyDocument.objects.filter(kind=PolicyDocument.Kind.PRIVACY_POLICY).first()
-    return document.current_version() if document else None
+    return policies.current_version(document) if document else None
 
 
 def execute_withdrawal(req, actor, data):
@@ -596,7 +595,7 @@ def execute_account_deletion(req, actor, data):
     try:
         scheduled = deletion.schedule(
             req.requester,
-            channel=deletion.D.Channel.REQUEST,
+            channel=AccountDeletion.Channel.REQUEST,
             request_reference=req.reference,
             actor=actor,
             execute_after=_account_deletion_date(req),
@@ -617,7 +616,7 @@ def execute_account_deletion(req, actor, data):
 def register_handlers():
     fulfilment.register(
         fulfilment.Handler(
-            kinds=(K.ACCESS, K.COPY),
+            kinds=(RequestKind.ACCESS, RequestKind.COPY),
             describe=_export_status,
             execute=_export_outcome,
             actions=_export_actions,
@@ -625,7 +624,7 @@ def register_handlers():
     )
     fulfilment.register(
         fulfilment.Handler(
-            kinds=(K.CORRECT, K.SUPPLEMENT),
+            kinds=(RequestKind.CORRECT, RequestKind.SUPPLEMENT),
             fields=correction_fields,
             clean=clean_corrections,
             describe=describe_corrections,
@@ -637,7 +636,7 @@ def register_handlers():
     )
     fulfilment.register(
         fulfilment.Handler(
-            kinds=(K.WITHDRAW_CONSENT,),
+            kinds=(RequestKind.WITHDRAW_CONSENT,),
             fields=withdrawal_fields,
             clean=clean_withdrawal,
             describe=describe_withdrawal,
@@ -647,7 +646,7 @@ def register_handlers():
     )
     fulfilment.register(
         fulfilment.Handler(
-            kinds=(K.DELETE_DATA, K.MINOR_DELETION),
+            kinds=(RequestKind.DELETE_DATA, RequestKind.MINOR_DELETION),
             fields=deletion_fields,
             clean=clean_deletion,
             describe=describe_deletion,
@@ -657,7 +656,7 @@ def register_handlers():
     )
     fulfilment.register(
         fulfilment.Handler(
-            kinds=(K.DELETE_ACCOUNT,),
+            kinds=(RequestKind.DELETE_ACCOUNT,),
             plan=plan_account_deletion,
             execute=execute_account_deletion,
         )

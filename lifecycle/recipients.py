@@ -56,7 +56,7 @@ from consent.models import Recipient
 from lib.registry import registry
 from notifications.models import Notification
 from notifications.services import Draft, enqueue, register_key_hooks, render
-from requests.workflow import dpo_recipients
+from requests.emails import dpo_recipients
 from vault.keys import blind_index
 
 from .models import RecipientErasure
@@ -68,7 +68,6 @@ OVERDUE_PREFIX = "erasure-overdue:"
 SIGNATURE_HEADER = "X-Portal-Signature"
 SIGNATURE_SCHEME = "sha256="
 ESCALATION_BATCH_SIZE = 500
-S = RecipientErasure.Status
 
 
 # --- References, signatures, tokens -------------------------------------------------------------
@@ -291,7 +290,11 @@ def _still_wanted(note) -> bool:
     pk = _notice_pk(note.key)
     if pk is None:
         return True
-    return RecipientErasure.objects.filter(pk=pk).exclude(status=S.ACKNOWLEDGED).exists()
+    return (
+        RecipientErasure.objects.filter(pk=pk)
+        .exclude(status=RecipientErasure.Status.ACKNOWLEDGED)
+        .exists()
+    )
 
 
 def _delivered(note) -> None:
@@ -302,7 +305,10 @@ def _delivered(note) -> None:
         return
     RecipientErasure.objects.filter(pk=pk, sent_at__isnull=True).update(
         sent_at=note.sent_at or timezone.now(),
-        status=Case(When(status=S.PENDING, then=Value(S.SENT)), default=F("status")),
+        status=Case(
+            When(status=RecipientErasure.Status.PENDING, then=Value(RecipientErasure.Status.SENT)),
+            default=F("status"),
+        ),
     )
 
 
@@ -318,8 +324,10 @@ def _set_acknowledged(notice, now, by) -> bool:
     now = now or timezone.now()
     done = (
         RecipientErasure.objects.filter(pk=notice.pk)
-        .exclude(status=S.ACKNOWLEDGED)
-        .update(status=S.ACKNOWLEDGED, acknowledged_at=now, acknowledged_by=by)
+        .exclude(status=RecipientErasure.Status.ACKNOWLEDGED)
+        .update(
+            status=RecipientErasure.Status.ACKNOWLEDGED, acknowledged_at=now, acknowledged_by=by
+        )
     )
     notice.refresh_from_db(fields=["status", "acknowledged_at", "acknowledged_by"])
     return bool(done)
@@ -350,9 +358,9 @@ def mark_done(notice, staff_user, now=None) -> bool:
 
 def is_overdue(notice, now=None) -> bool:
     """Not acknowledged RECIPIENT_ACK_DAYS after it was sent (or, never delivered, created)."""
-    if notice.status == S.ACKNOWLEDGED:
+    if notice.status == RecipientErasure.Status.ACKNOWLEDGED:
         return False
-    since = notice.sent_at if notice.status == S.SENT else notice.created_at
+    since = notice.sent_at if notice.status == RecipientErasure.Status.SENT else notice.created_at
     limit = timedelta(days=settings.RECIPIENT_ACK_DAYS)
     return since is not None and since < (now or timezone.now()) - limit
 
@@ -400,7 +408,7 @@ def escalate_overdue(now=None, batch_size=ESCALATION_BATCH_SIZE) -> int:
     cutoff = now - timedelta(days=settings.RECIPIENT_ACK_DAYS)
     overdue = (
         RecipientErasure.objects.filter(
-            status=S.SENT, escalated_at__isnull=True, sent_at__lt=cutoff
+            status=RecipientErasure.Status.SENT, escalated_at__isnull=True, sent_at__lt=cutoff
         )
         .select_related("recipient", "erasure")
         .order_by("sent_at", "id")

@@ -238,7 +238,7 @@ def _ask_dpo(rule, found, now):
     from django.urls import reverse
 
     from notifications.services import Draft, render
-    from requests.workflow import dpo_recipients
+    from requests.emails import dpo_recipients
 
     RetentionRule.objects.filter(pk=rule.pk).update(
         waiting_count=found, waiting_since=rule.waiting_since or now

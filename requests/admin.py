@@ -12,14 +12,14 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats, timezone
+from django.utils.functional import lazy
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
-from lib.forms import ConfirmForm
+from lib.admin import ObjectAction, ObjectActionsMixin
 
 from . import fulfilment, workflow
 from .attachments import attachments_total
@@ -181,96 +181,157 @@ def specific_fields():
 # --- Actions on the request page ------------------------------------------------------------------
 
 
-TRANSITIONS = {
+def _quietly(fn):
+    """A workflow move as an object action: the admin shows the action's ``done`` message."""
+
+    def run(request, req, data):
+        fn(req, request.user, data)
+
+    return run
+
+
+#: The built-in moves, in the order of their buttons; which state allows which is
+#: ``workflow.MOVES``.
+MOVE_ACTIONS = {
     "start": {
         "title": _("Start work"),
         "help": _("Confirm that the requester's identity has been checked and work begins."),
-        "form": ConfirmForm,
-        "run": lambda req, user, data: workflow.start(req, user),
+        "run": _quietly(lambda req, user, data: workflow.start(req, user)),
         "done": _("Work has started."),
     },
     "ask": {
         "title": _("Ask the requester"),
         "help": _("The requester is asked for information; the deadline clock pauses."),
         "form": AskRequesterForm,
-        "run": lambda req, user, data: workflow.ask_requester(req, user, data["question"]),
+        "run": _quietly(
+            lambda req, user, data: workflow.ask_requester(req, user, data["question"])
+        ),
         "done": _("The requester has been asked; the clock is paused."),
     },
     "resume": {
         "title": _("Resume without a reply"),
         "help": _("Restart the clock, e.g. when the answer came by phone."),
-        "form": ConfirmForm,
-        "run": lambda req, user, data: workflow.resume(req, user),
+        "run": _quietly(lambda req, user, data: workflow.resume(req, user)),
         "done": _("Work has resumed."),
     },
     "extend": {
         "title": _("Extend the deadline"),
         "help": _("Allowed once, before the deadline; the requester is told the reason."),
         "form": ExtendForm,
-        "run": lambda req, user, data: workflow.extend(req, user, data["days"], data["reason"]),
+        "run": _quietly(
+            lambda req, user, data: workflow.extend(req, user, data["days"], data["reason"])
+        ),
         "done": _("The deadline has been extended and the requester has been told."),
     },
     "complete": {
         "title": _("Complete"),
         "help": _("Send the answer and close the request."),
         "form": CompleteForm,
-        "run": lambda req, user, data: workflow.complete(req, user, data["resolution"]),
+        "run": _quietly(lambda req, user, data: workflow.complete(req, user, data["resolution"])),
         "done": _("The request is completed."),
     },
     "refuse": {
         "title": _("Refuse"),
-        "help": workflow.REFUSAL_HELP,
+        "help": _(
+            "Refusal is allowed only on one of the eight grounds of the privacy policy, and the "
+            "requester receives the ground, your reason and how to complain or seek a remedy."
+        ),
         "form": RefuseForm,
-        "run": lambda req, user, data: workflow.refuse(req, user, data["ground"], data["reason"]),
+        "run": _quietly(
+            lambda req, user, data: workflow.refuse(req, user, data["ground"], data["reason"])
+        ),
         "done": _("The request has been refused and the requester has been told."),
     },
 }
 
 
-def available_actions(req, now=None):
-    """Which buttons the request page shows, in order: the kind's own steps (e.g. "Complete
-    with export", from ``requests.fulfilment``) first."""
-    now = now or timezone.now()
-    actions = {
-        RequestState.SUBMITTED: ["start", "ask", "extend", "refuse"],
-        RequestState.IN_PROGRESS: ["complete", "ask", "extend", "refuse"],
-        RequestState.AWAITING_REQUESTER: ["resume", "extend", "refuse"],
-    }.get(req.state, [])
-    # While paused the deadline is still moving; the workflow has the final word.
-    passed = req.due_at <= now and req.state != RequestState.AWAITING_REQUESTER
-    if req.extended_at is not None or passed:
-        actions = [a for a in actions if a != "extend"]
-    if fulfilment.replaces_complete(req):
-        actions = [a for a in actions if a != "complete"]
-    return [a.name for a in fulfilment.actions(req)] + actions
+def _move_allowed(name):
+    def allowed(req):
+        if req.state not in workflow.MOVES[name]:
+            return False
+        if name == "extend":
+            # While paused the deadline is still moving; the workflow has the final word.
+            passed = req.due_at <= timezone.now() and req.state != RequestState.AWAITING_REQUESTER
+            return req.extended_at is None and not passed
+        if name == "complete":
+            return not fulfilment.replaces_complete(req)
+        return True
+
+    return allowed
 
 
-def action_spec(req, name):
-    """The step ``name`` of the request page: a built-in transition or the kind's own."""
-    if name in TRANSITIONS:
-        return TRANSITIONS[name]
-    for action in fulfilment.actions(req):
-        if action.name == name:
-            return {
-                "title": action.title,
-                "help": action.help,
-                "form": action.form,
-                "run": action.run,
-                "done": action.done,
-                "takes_request": True,
-            }
-    return None
+def _refused_text(title):
+    return gettext("“%(action)s” is not possible for this request in its current state.") % {
+        "action": title
+    }
 
 
-def _own(req):
-    return [a.name for a in fulfilment.actions(req)]
+_refused = lazy(_refused_text, str)
+
+
+def _summary(request, req):
+    return [
+        (_("Request"), f"{req.reference} · {req.get_kind_display()} · {req.subject}"),
+        (_("State"), req.get_state_display()),
+        (
+            _("Deadline"),
+            formats.date_format(timezone.localtime(req.due_at), "DATETIME_FORMAT")
+            + (f" ({_('provisional')})" if req.due_provisional else ""),
+        ),
+        *fulfilment.describe(req),
+    ]
+
+
+def _plan(request, req):
+    return fulfilment.plan(req)
+
+
+def _kind_action(action: fulfilment.Action) -> ObjectAction:
+    """A step of the request's kind (e.g. "Complete with export", from ``requests.fulfilment``)."""
+    return ObjectAction(
+        name=action.name,
+        title=action.title,
+        help=action.help,
+        form=action.form,
+        form_kwargs=lambda request, req: {"req": req},
+        run=_quietly(action.run),
+        done=action.done,
+        allowed=lambda req, states=action.states: req.state in states,
+        refused=_refused(action.title),
+        errors=(workflow.TransitionError,),
+        summary=_summary,
+        notices=_plan,
+    )
+
+
+def request_actions(req) -> list[ObjectAction]:
+    """Every step of the request page, in the order of its buttons: the kind's own steps
+    first, then the moves of ``workflow.MOVES``."""
+    moves = [
+        ObjectAction(
+            name=name,
+            allowed=_move_allowed(name),
+            refused=_refused(spec["title"]),
+            errors=(workflow.TransitionError,),
+            summary=_summary,
+            notices=_plan if name == "complete" else None,
+            **spec,
+        )
+        for name, spec in MOVE_ACTIONS.items()
+    ]
+    return [_kind_action(a) for a in fulfilment.actions(req)] + moves
+
+
+def available_actions(req) -> list[str]:
+    """The names of the steps the request's state allows now (permissions aside)."""
+    return [a.name for a in request_actions(req) if a.allowed(req)]
 
 
 # --- The admin ----------------------------------------------------------------------------------
 
 
 @admin.register(DataSubjectRequest)
-class DataSubjectRequestAdmin(admin.ModelAdmin):
+class DataSubjectRequestAdmin(ObjectActionsMixin, admin.ModelAdmin):
     list_display = (
         "reference",
         "kind",
@@ -291,6 +352,8 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
     raw_id_fields = ("assignee",)
     actions = ["assign_to_me"]
     change_form_template = "admin/requests/datasubjectrequest/change_form.html"
+    #: The route's name from before the shared mixin, which bookmarks and tests use.
+    object_action_url_name = "requests_datasubjectrequest_transition"
 
     class Media:
         css = {"all": ["css/admin-portal.css"]}
@@ -513,11 +576,6 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path(
-                "<int:pk>/do/<str:action>/",
-                wrap(self.transition_view),
-                name="requests_datasubjectrequest_transition",
-            ),
-            path(
                 "<int:pk>/message/",
                 wrap(self.message_view),
                 name="requests_datasubjectrequest_message",
@@ -543,9 +601,6 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
                     "thread": self._thread(req),
                     "request_files": req.attachments.filter(message__isnull=True),
                     "events": req.events.select_related("actor"),
-                    "actions_available": [
-                        (a, action_spec(req, a)["title"]) for a in available_actions(req)
-                    ],
                     "asked": fulfilment.describe(req),
                     "plan": fulfilment.plan(req) if req.is_open else [],
                     "message_form": StaffMessageForm(existing_total=0) if req.is_open else None,
@@ -560,55 +615,8 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
             raise PermissionDenied
         return req
 
-    def transition_view(self, request, pk, action):
-        req = self._get_for_action(request, pk)
-        spec = action_spec(req, action)
-        if spec is None:
-            raise PermissionDenied
-        change_url = reverse("admin:requests_datasubjectrequest_change", args=[req.pk])
-        if action not in available_actions(req):
-            messages.error(
-                request,
-                _("“%(action)s” is not possible for this request in its current state.")
-                % {"action": spec["title"]},
-            )
-            return redirect(change_url)
-        if spec.get("takes_request"):
-            form = spec["form"](request.POST or None, req=req)
-        else:
-            form = spec["form"](request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                spec["run"](req, request.user, form.cleaned_data)
-            except workflow.TransitionError as exc:
-                form.add_error(None, str(exc))
-            else:
-                messages.success(request, spec["done"])
-                return redirect(change_url)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "original": req,
-            "req": req,
-            "title": f"{spec['title']}: {req.reference}",
-            "action_title": spec["title"],
-            "help": spec["help"],
-            "form": form,
-            "media": self.media + form.media,
-            "change_url": change_url,
-            "summary": [
-                (_("Request"), f"{req.reference} · {req.get_kind_display()} · {req.subject}"),
-                (_("State"), req.get_state_display()),
-                (
-                    _("Deadline"),
-                    formats.date_format(timezone.localtime(req.due_at), "DATETIME_FORMAT")
-                    + (f" ({_('provisional')})" if req.due_provisional else ""),
-                ),
-                *fulfilment.describe(req),
-            ],
-            "notices": fulfilment.plan(req) if action in ("complete", *_own(req)) else [],
-        }
-        return TemplateResponse(request, "admin/confirm_action.html", context)
+    def get_object_actions(self, request, obj):
+        return request_actions(obj)
 
     def message_view(self, request, pk):
         req = self._get_for_action(request, pk)

@@ -16,6 +16,13 @@ class RequestsConfig(AppConfig):
     def ready(self):
         from auditlog.registry import auditlog
 
+        from lib.hooks import register_reference_check
+
+        # Staff recording a consent decision under a request name one of the user's requests.
+        register_reference_check(
+            lambda user, reference: user.data_requests.filter(reference=reference).exists()
+        )
+
         from .models import (
             Attachment,
             CalendarOverride,

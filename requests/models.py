@@ -228,13 +228,6 @@ class DataSubjectRequest(models.Model):
             return _("Waiting for your reply")
         return self.get_state_display()
 
-    @property
-    def clock_running(self):
-        return self.state in CLOCK_RUNNING_STATES
-
-    def is_overdue(self, now=None):
-        return self.clock_running and self.due_at < (now or timezone.now())
-
 
 class RequestEvent(models.Model):
     """One step in a request's life. Public events form the requester's timeline."""

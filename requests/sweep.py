@@ -19,13 +19,11 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from notifications.services import enqueue
 
+from . import emails
 from .models import CLOCK_RUNNING_STATES, OPEN_STATES, DataSubjectRequest, RequestEvent
-from .workflow import dpo_recipients, draft_to_requester, draft_to_staff, local_date, reachable
 
 
 @dataclass
@@ -56,33 +54,17 @@ def acknowledge(now, batch_size):
     )
     count = 0
     for rows in _batches(pending, batch_size):
-        ids = [r.pk for r in rows]
+        ids = [req.pk for req in rows]
         DataSubjectRequest.objects.filter(pk__in=ids, acknowledged_at__isnull=True).update(
             acknowledged_at=now
         )
         RequestEvent.objects.bulk_create(
             [
-                RequestEvent(request=r, kind=RequestEvent.Kind.ACKNOWLEDGED, created_at=now)
-                for r in rows
+                RequestEvent(request=req, kind=RequestEvent.Kind.ACKNOWLEDGED, created_at=now)
+                for req in rows
             ]
         )
-        enqueue(
-            [
-                draft_to_requester(
-                    r,
-                    "ack",
-                    lambda r=r: _("We have received your request %(ref)s") % {"ref": r.reference},
-                    lambda r=r: (
-                        _(
-                            "Thank you. We have received your request “%(subject)s” and will "
-                            "answer by %(due)s."
-                        )
-                        % {"subject": r.subject, "due": local_date(r.due_at)}
-                    ),
-                )
-                for r in rows
-            ]
-        )
+        enqueue([emails.acknowledgement(req) for req in rows])
         count += len(rows)
     return count
 
@@ -111,35 +93,8 @@ def remind(now, dpos):
             )
         )
         for req in due_soon.iterator(chunk_size=2000):
-            owners = [req.assignee] if reachable(req.assignee) else dpos
-            due_day = timezone.localdate(req.due_at).isoformat()
-            for user in owners:
-                drafts.append(
-                    draft_to_staff(
-                        req,
-                        user,
-                        f"remind{days}:{due_day}",
-                        lambda req=req: (
-                            _("Request %(ref)s is due on %(due)s")
-                            % {"ref": req.reference, "due": local_date(req.due_at)}
-                        ),
-                        lambda req=req, days=days: (
-                            ngettext(
-                                "Request %(ref)s (“%(subject)s”) must be answered within "
-                                "%(days)d day, by %(due)s.",
-                                "Request %(ref)s (“%(subject)s”) must be answered within "
-                                "%(days)d days, by %(due)s.",
-                                days,
-                            )
-                            % {
-                                "ref": req.reference,
-                                "subject": req.subject,
-                                "days": days,
-                                "due": local_date(req.due_at),
-                            }
-                        ),
-                    )
-                )
+            owners = [req.assignee] if emails.reachable(req.assignee) else dpos
+            drafts.extend(emails.reminders(req, days, owners))
         lower = upper
     return enqueue(drafts)
 
@@ -152,40 +107,17 @@ def escalate(now, batch_size, dpos):
     )
     count = 0
     for rows in _batches(overdue, batch_size):
-        ids = [r.pk for r in rows]
+        ids = [req.pk for req in rows]
         DataSubjectRequest.objects.filter(pk__in=ids).update(escalated_at=now)
         RequestEvent.objects.bulk_create(
             [
                 RequestEvent(
-                    request=r, kind=RequestEvent.Kind.ESCALATED, public=False, created_at=now
+                    request=req, kind=RequestEvent.Kind.ESCALATED, public=False, created_at=now
                 )
-                for r in rows
+                for req in rows
             ]
         )
-        drafts = []
-        for r in rows:
-            due_day = timezone.localdate(r.due_at).isoformat()
-            for user in dpos:
-                drafts.append(
-                    draft_to_staff(
-                        r,
-                        user,
-                        f"overdue:{due_day}",
-                        lambda r=r: _("Overdue: request %(ref)s") % {"ref": r.reference},
-                        lambda r=r: (
-                            _(
-                                "Request %(ref)s (“%(subject)s”) was due on %(due)s and has not "
-                                "been answered."
-                            )
-                            % {
-                                "ref": r.reference,
-                                "subject": r.subject,
-                                "due": local_date(r.due_at),
-                            }
-                        ),
-                    )
-                )
-        enqueue(drafts)
+        enqueue([draft for req in rows for draft in emails.escalation(req, dpos)])
         count += len(rows)
     return count
 
@@ -193,7 +125,7 @@ def escalate(now, batch_size, dpos):
 def sla_sweep(now=None, batch_size=None) -> SweepResult:
     now = now or timezone.now()
     batch_size = batch_size or settings.SLA_SWEEP_BATCH_SIZE
-    dpos = dpo_recipients()
+    dpos = emails.dpo_recipients()
     return SweepResult(
         acknowledged=acknowledge(now, batch_size),
         reminders=remind(now, dpos),

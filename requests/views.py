@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from lib.files import serve_private_file
 
-from . import fulfilment, workflow
+from . import emails, fulfilment, workflow
 from .attachments import attachments_total
 from .forms import NewRequestForm, ReplyForm
 from .models import Attachment, DataSubjectRequest, RequestKind
@@ -64,7 +64,7 @@ def request_new(request):
         messages.success(
             request,
             _("Your request %(ref)s has been received. We will answer by %(due)s.")
-            % {"ref": req.reference, "due": workflow.local_date(req.due_at)},
+            % {"ref": req.reference, "due": emails.local_date(req.due_at)},
         )
         return redirect("requests:detail", reference=req.reference)
     return render(request, "requests/new.html", _new_context(form))
@@ -131,7 +131,7 @@ def request_detail(request, reference):
             "thread": public_messages,
             "events": events,
             "request_files": request_files,
-            "remedy": workflow.remedy_text() if req.state == "refused" else "",
+            "remedy": emails.remedy_text() if req.state == "refused" else "",
             "asked": fulfilment.describe(req),
         },
     )

@@ -2,25 +2,24 @@
 
 submitted -> in progress <-> awaiting requester -> completed | refused | withdrawn
 
-Each transition locks the row, checks the move is allowed, records an event (public ones form
-the requester's timeline), queues the notifications it implies through the outbox, and saves
-through the ORM so that django-auditlog records it with the acting user.
+Each transition locks the row, checks the move against ``MOVES`` (the one table of allowed
+moves, which the admin's buttons read too), makes the change and saves it through the ORM (so
+that django-auditlog records it with the acting user), records an event (public ones form the
+requester's timeline) and queues the messages it implies, written in ``requests/emails.py``,
+through the outbox.
 """
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import Group
 from django.db import transaction
-from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import ngettext
 
-from notifications.services import Draft, enqueue, render
+from notifications.services import enqueue
 
-from . import fulfilment
+from . import emails, fulfilment
 from .attachments import store_attachments
 from .clock import current_policy
 from .models import (
@@ -33,85 +32,27 @@ from .models import (
     RequestState,
 )
 
-S = RequestState
-E = RequestEvent.Kind
-
 # Kinds that go straight to the DPO's attention when filed (SEC-2, MIN-2).
 URGENT_KINDS = {RequestKind.SECURITY_REPORT, RequestKind.MINOR_DELETION}
+
+# The moves, and the states each one is allowed from: the one table of allowed moves. Every
+# transition below checks its move against it under the row lock; the admin's request page shows
+# a button for each move it has a form for and that the request's state allows, in this order.
+MOVES = {
+    "start": (RequestState.SUBMITTED,),
+    "resume": (RequestState.AWAITING_REQUESTER,),
+    "complete": (RequestState.IN_PROGRESS,),
+    "ask": CLOCK_RUNNING_STATES,
+    "extend": OPEN_STATES,
+    "refuse": OPEN_STATES,
+    "assign": OPEN_STATES,
+    "message": OPEN_STATES,
+    "withdraw": OPEN_STATES,
+}
 
 
 class TransitionError(Exception):
     """The move is not allowed from the request's current state; the message says why."""
-
-
-def local_date(value):
-    return formats.date_format(timezone.localtime(value), "DATE_FORMAT")
-
-
-@dataclass(frozen=True)
-class Mailbox:
-    """The DPO's shared address (DPO_EMAIL), used when no member of the DPO group can be
-    reached: an escalation or reminder never goes to nobody."""
-
-    pk: None = None
-    email: str = ""
-    preferred_language: str = "en"
-
-
-def dpo_recipients():
-    """Active members of the DPO group who have an e-mail address, or else the DPO mailbox."""
-    group = Group.objects.filter(name=settings.DPO_GROUP_NAME).first()
-    members = []
-    if group is not None:
-        members = list(
-            group.user_set.filter(is_active=True)
-            .exclude(email__isnull=True)
-            .exclude(email="")
-            .only("id", "email", "preferred_language")
-        )
-    if members or not settings.DPO_EMAIL:
-        return members
-    return [Mailbox(email=settings.DPO_EMAIL, preferred_language=settings.LANGUAGE_CODE)]
-
-
-def reachable(user) -> bool:
-    return bool(user is not None and user.is_active and user.email)
-
-
-def draft_to_requester(req, key, subject_fn, body_fn):
-    """An outbox draft for the requester, in their language, with a link to the request."""
-    user = req.requester
-
-    def body_with_link():
-        url = settings.PORTAL_BASE_URL.rstrip("/") + reverse(
-            "requests:detail", args=[req.reference]
-        )
-        link = _("Follow your request in the account center: %(url)s") % {"url": url}
-        return f"{body_fn()}\n\n{link}"
-
-    subject, body = render(user.preferred_language, subject_fn, body_with_link)
-    return Draft(
-        key=f"dsr:{req.pk}:{key}",
-        recipient_id=user.pk,
-        to_email=user.email or "",
-        subject=subject,
-        body=body,
-    )
-
-
-def draft_to_staff(req, user, key, subject_fn, body_fn):
-    """An outbox draft for a staff member, in their language, with a link to the admin page."""
-    subject, body = render(user.preferred_language, subject_fn, body_fn)
-    url = settings.PORTAL_BASE_URL.rstrip("/") + reverse(
-        "admin:requests_datasubjectrequest_change", args=[req.pk]
-    )
-    return Draft(
-        key=f"dsr:{req.pk}:{key}:{user.pk or 'dpo-mailbox'}",
-        recipient_id=user.pk,
-        to_email=user.email or "",
-        subject=subject,
-        body=f"{body}\n\n{url}",
-    )
 
 
 def _event(req, kind, actor=None, public=True, detail="", **data):
@@ -170,37 +111,22 @@ def save_new_request(req, files=()):
     deadline = current_policy(req.kind).deadline(req.received_at)
     req.due_at = req.original_due_at = deadline.due_at
     req.due_provisional = deadline.provisional
-    req.state = S.SUBMITTED
+    req.state = RequestState.SUBMITTED
     stored = []
     try:
         with transaction.atomic():
             req.save()
             req.reference = f"DSR-{timezone.localtime(req.received_at).year}-{req.pk:06d}"
             req.save(update_fields=["reference"])
-            _event(req, E.SUBMITTED, actor=req.entered_by or req.requester, channel=req.channel)
+            _event(
+                req,
+                RequestEvent.Kind.SUBMITTED,
+                actor=req.entered_by or req.requester,
+                channel=req.channel,
+            )
             store_attachments(req, None, files, written=stored)
             if req.kind in URGENT_KINDS:
-                enqueue(
-                    [
-                        draft_to_staff(
-                            req,
-                            user,
-                            "urgent",
-                            lambda: (
-                                _("Urgent request %(ref)s: %(kind)s")
-                                % {"ref": req.reference, "kind": req.get_kind_display()}
-                            ),
-                            lambda: (
-                                _(
-                                    "A request that needs the DPO's attention has been filed. "
-                                    "It is due on %(due)s."
-                                )
-                                % {"due": local_date(req.due_at)}
-                            ),
-                        )
-                        for user in dpo_recipients()
-                    ]
-                )
+                enqueue(emails.urgent_request(req))
     except Exception:
         _discard(stored)
         raise
@@ -218,8 +144,9 @@ def _locked(req):
     )
 
 
-def _require(locked, allowed):
-    if locked.state not in allowed:
+def _check_move(locked, move):
+    """Refuse ``move`` unless ``MOVES`` allows it from the locked request's state."""
+    if locked.state not in MOVES[move]:
         raise TransitionError(
             _("This step is not possible while the request is “%(state)s”.")
             % {"state": locked.get_state_display()}
@@ -238,10 +165,16 @@ def assign(req, assignee, actor):
         raise TransitionError(_("Requests can only be assigned to active staff members."))
     with transaction.atomic():
         locked = _locked(req)
-        _require(locked, OPEN_STATES)
+        _check_move(locked, "assign")
         locked.assignee = assignee
         locked.save(update_fields=["assignee", "updated_at"])
-        _event(locked, E.ASSIGNED, actor=actor, public=False, assignee=assignee and assignee.pk)
+        _event(
+            locked,
+            RequestEvent.Kind.ASSIGNED,
+            actor=actor,
+            public=False,
+            assignee=assignee and assignee.pk,
+        )
     return _refreshed(req)
 
 
@@ -249,12 +182,12 @@ def start(req, actor):
     """Identity checked, work begins (submitted -> in progress)."""
     with transaction.atomic():
         locked = _locked(req)
-        _require(locked, [S.SUBMITTED])
-        locked.state = S.IN_PROGRESS
+        _check_move(locked, "start")
+        locked.state = RequestState.IN_PROGRESS
         if locked.assignee_id is None:
             locked.assignee = actor
         locked.save(update_fields=["state", "assignee", "updated_at"])
-        _event(locked, E.STARTED, actor=actor)
+        _event(locked, RequestEvent.Kind.STARTED, actor=actor)
     return _refreshed(req)
 
 
@@ -265,33 +198,14 @@ def ask_requester(req, actor, question):
         raise TransitionError(_("Write the question for the requester."))
     with transaction.atomic():
         locked = _locked(req)
-        _require(locked, CLOCK_RUNNING_STATES)
+        _check_move(locked, "ask")
         now = timezone.now()
-        locked.state = S.AWAITING_REQUESTER
+        locked.state = RequestState.AWAITING_REQUESTER
         locked.paused_at = now
         locked.save(update_fields=["state", "paused_at", "updated_at"])
         locked.messages.create(author=actor, from_staff=True, body=question)
-        _event(locked, E.AWAITING_REQUESTER, actor=actor, detail=question)
-        enqueue(
-            [
-                draft_to_requester(
-                    locked,
-                    f"ask:{now.timestamp():.0f}",
-                    lambda: (
-                        _("We need more information about your request %(ref)s")
-                        % {"ref": locked.reference}
-                    ),
-                    lambda: (
-                        _(
-                            "To continue with your request we need the following from you:\n\n"
-                            "%(question)s\n\nThe time limit for our answer is paused until you "
-                            "reply."
-                        )
-                        % {"question": question}
-                    ),
-                )
-            ]
-        )
+        _event(locked, RequestEvent.Kind.AWAITING_REQUESTER, actor=actor, detail=question)
+        enqueue([emails.question_to_requester(locked, question, asked_at=now)])
     return _refreshed(req)
 
 
@@ -304,49 +218,28 @@ def _resume(locked, actor, now):
         moved = policy.add_units(locked.due_at, waited)
         locked.due_at = moved.due_at
         locked.due_provisional = locked.due_provisional or moved.provisional
-    locked.state = S.IN_PROGRESS
+    locked.state = RequestState.IN_PROGRESS
     locked.paused_at = None
     locked.save(update_fields=["state", "paused_at", "due_at", "due_provisional", "updated_at"])
+    due_moved = locked.due_at != old_due
     detail = ""
-    if locked.due_at != old_due:
+    if due_moved:
         detail = ngettext(
             "We waited %(days)d day for your reply; the answer is now due on %(due)s.",
             "We waited %(days)d days for your reply; the answer is now due on %(due)s.",
             waited,
-        ) % {"days": waited, "due": local_date(locked.due_at)}
+        ) % {"days": waited, "due": emails.local_date(locked.due_at)}
     _event(
         locked,
-        E.RESUMED,
+        RequestEvent.Kind.RESUMED,
         actor=actor,
         detail=detail,
         due_at=locked.due_at.isoformat(),
         waited=waited,
     )
-    if locked.due_at != old_due:
+    if due_moved:
         # A deadline the requester was told never moves later without telling them.
-        enqueue(
-            [
-                draft_to_requester(
-                    locked,
-                    f"resumed:{timezone.localdate(locked.due_at).isoformat()}",
-                    lambda: (
-                        _("New answer date for your request %(ref)s") % {"ref": locked.reference}
-                    ),
-                    lambda: (
-                        ngettext(
-                            "We are working on your request again. The time limit was paused "
-                            "for the %(days)d day we waited for you, so we will now answer by "
-                            "%(due)s.",
-                            "We are working on your request again. The time limit was paused "
-                            "for the %(days)d days we waited for you, so we will now answer by "
-                            "%(due)s.",
-                            waited,
-                        )
-                        % {"days": waited, "due": local_date(locked.due_at)}
-                    ),
-                )
-            ]
-        )
+        enqueue([emails.new_due_date(locked, waited)])
 
 
 def effective_due_at(req, policy, now):
@@ -360,7 +253,7 @@ def resume(req, actor):
     """Staff resume work without a reply (e.g. the answer came by phone)."""
     with transaction.atomic():
         locked = _locked(req)
-        _require(locked, [S.AWAITING_REQUESTER])
+        _check_move(locked, "resume")
         _resume(locked, actor, timezone.now())
     return _refreshed(req)
 
@@ -381,35 +274,23 @@ def post_message(req, author, body, *, internal=False, files=()):
     try:
         with transaction.atomic():
             locked = _locked(req)
-            _require(locked, OPEN_STATES)
+            _check_move(locked, "message")
             message = locked.messages.create(
                 author=author, from_staff=from_staff, internal=internal, body=body
             )
             store_attachments(locked, message, files, written=stored)
             now = timezone.now()
-            if not from_staff and locked.state == S.AWAITING_REQUESTER:
+            if not from_staff and locked.state == RequestState.AWAITING_REQUESTER:
                 _resume(locked, author, now)
             _event(
                 locked,
-                E.NOTE if internal else E.MESSAGE,
+                RequestEvent.Kind.NOTE if internal else RequestEvent.Kind.MESSAGE,
                 actor=author,
                 public=not internal,
                 message=message.pk,
             )
             if from_staff and not internal:
-                enqueue(
-                    [
-                        draft_to_requester(
-                            locked,
-                            f"message:{message.pk}",
-                            lambda: (
-                                _("New message about your request %(ref)s")
-                                % {"ref": locked.reference}
-                            ),
-                            lambda: body,
-                        )
-                    ]
-                )
+                enqueue([emails.message_from_staff(locked, message)])
     except Exception:
         _discard(stored)
         raise
@@ -433,7 +314,7 @@ def extend(req, actor, days, reason):
         )
     with transaction.atomic():
         locked = _locked(req)
-        _require(locked, OPEN_STATES)
+        _check_move(locked, "extend")
         now = timezone.now()
         if locked.extended_at is not None:
             raise TransitionError(_("This request has already been extended once."))
@@ -462,34 +343,13 @@ def extend(req, actor, days, reason):
         )
         _event(
             locked,
-            E.EXTENDED,
+            RequestEvent.Kind.EXTENDED,
             actor=actor,
             detail=reason,
             previous_due_at=previous.isoformat(),
             due_at=locked.due_at.isoformat(),
         )
-        enqueue(
-            [
-                draft_to_requester(
-                    locked,
-                    "extended",
-                    lambda: (
-                        _("More time needed for your request %(ref)s") % {"ref": locked.reference}
-                    ),
-                    lambda: (
-                        _(
-                            "We need more time to answer your request. We will now answer by "
-                            "%(due)s (previously %(previous)s).\n\nReason: %(reason)s"
-                        )
-                        % {
-                            "due": local_date(locked.due_at),
-                            "previous": local_date(previous),
-                            "reason": reason,
-                        }
-                    ),
-                )
-            ]
-        )
+        enqueue([emails.extension(locked, previous_due_at=previous)])
     return _refreshed(req)
 
 
@@ -515,39 +375,18 @@ def complete(req, actor, resolution, data=None):
         raise TransitionError(_("Write the answer the requester will receive."))
     with transaction.atomic():
         locked = _locked(req)
-        _require(locked, [S.IN_PROGRESS])
+        _check_move(locked, "complete")
         outcome = fulfilment.execute(locked, actor, data).strip()
         if outcome:
             resolution = f"{resolution}\n\n{outcome}"
             # Carrying it out may have erased the address the answer would go to.
             locked.requester.refresh_from_db(fields=["email", "preferred_language", "is_active"])
-        _close(locked, S.COMPLETED, timezone.now())
+        _close(locked, RequestState.COMPLETED, timezone.now())
         locked.resolution = resolution
         locked.save()
-        _event(locked, E.COMPLETED, actor=actor, detail=resolution)
-        enqueue(
-            [
-                draft_to_requester(
-                    locked,
-                    "completed",
-                    lambda: _("Your request %(ref)s has been answered") % {"ref": locked.reference},
-                    lambda: resolution,
-                )
-            ]
-        )
+        _event(locked, RequestEvent.Kind.COMPLETED, actor=actor, detail=resolution)
+        enqueue([emails.completion(locked)])
     return _refreshed(req)
-
-
-def remedy_text():
-    """What a refused requester can do next (RGT-5)."""
-    return _(
-        "If you disagree with this decision you may complain to %(authority)s, contact our Data "
-        "Protection Officer at %(dpo)s, or bring a claim before a competent people's court."
-    ) % {
-        "authority": settings.COMPLAINT_AUTHORITY
-        or _("the Cyberspace Administration of China or another competent authority"),
-        "dpo": settings.DPO_EMAIL,
-    }
 
 
 def refuse(req, actor, ground, reason):
@@ -559,32 +398,13 @@ def refuse(req, actor, ground, reason):
         raise TransitionError(_("A refusal needs a written reason for the requester."))
     with transaction.atomic():
         locked = _locked(req)
-        _require(locked, OPEN_STATES)
-        _close(locked, S.REFUSED, timezone.now())
+        _check_move(locked, "refuse")
+        _close(locked, RequestState.REFUSED, timezone.now())
         locked.refusal_ground = ground
         locked.refusal_reason = reason
         locked.save()
-        _event(locked, E.REFUSED, actor=actor, detail=reason, ground=ground)
-        enqueue(
-            [
-                draft_to_requester(
-                    locked,
-                    "refused",
-                    lambda: _("Decision on your request %(ref)s") % {"ref": locked.reference},
-                    lambda: (
-                        _(
-                            "We cannot fulfil your request.\n\nGround: %(ground)s\n\nReason: "
-                            "%(reason)s\n\n%(remedy)s"
-                        )
-                        % {
-                            "ground": RefusalGround(ground).label,
-                            "reason": reason,
-                            "remedy": remedy_text(),
-                        }
-                    ),
-                )
-            ]
-        )
+        _event(locked, RequestEvent.Kind.REFUSED, actor=actor, detail=reason, ground=ground)
+        enqueue([emails.refusal(locked)])
     return _refreshed(req)
 
 
@@ -594,14 +414,8 @@ def withdraw(req, actor, detail=""):
         locked = _locked(req)
         if actor.pk != locked.requester_id:
             raise TransitionError(_("Only the requester can withdraw a request."))
-        _require(locked, OPEN_STATES)
-        _close(locked, S.WITHDRAWN, timezone.now())
+        _check_move(locked, "withdraw")
+        _close(locked, RequestState.WITHDRAWN, timezone.now())
         locked.save()
-        _event(locked, E.WITHDRAWN, actor=actor, detail=detail)
+        _event(locked, RequestEvent.Kind.WITHDRAWN, actor=actor, detail=detail)
     return _refreshed(req)
-
-
-REFUSAL_HELP = gettext_lazy(
-    "Refusal is allowed only on one of the eight grounds of the privacy policy, and the requester "
-    "receives the ground, your reason and how to complain or seek a remedy."
-)
