@@ -13,8 +13,8 @@ from django.db import connection, models
 from django.urls import reverse
 
 from accounts import sms
-from accounts.management.commands import seed_demo
 from accounts.models import User
+from privacyportal.management.commands import seed_demo
 
 DEMO_PASSWORD = "x-demo-pass-2026"
 ALICE_PHONE = "+8613900000001"

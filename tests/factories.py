@@ -107,7 +107,7 @@ class VerificationFactory(factory.django.DjangoModelFactory):
     """A submitted individual verification without documents."""
 
     class Meta:
-        model = "accounts.Verification"
+        model = "verification.Verification"
 
     user = factory.SubFactory(UserFactory)
     kind = "individual"
@@ -133,7 +133,7 @@ class EnterpriseVerificationFactory(VerificationFactory):
 
 class GuardianConsentFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = "accounts.GuardianConsent"
+        model = "verification.GuardianConsent"
 
     child = factory.SubFactory(UserFactory)
     guardian_name = "Wang Wu"

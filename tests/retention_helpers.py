@@ -10,10 +10,10 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import PhoneCode
+from lib.uploads import CleanFile
 from lifecycle.models import LegalHold, RetentionRule
 from notifications.models import Notification
 from requests import workflow
-from requests.attachments import CleanFile
 from requests.models import DataSubjectRequest
 
 from .factories import DataSubjectRequestFactory

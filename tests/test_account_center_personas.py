@@ -9,8 +9,8 @@ internal notes), withdraw.
 import pytest
 from django.urls import reverse
 
+from lib.uploads import CleanFile
 from requests import workflow
-from requests.attachments import CleanFile
 from requests.models import Attachment, DataSubjectRequest, RequestEvent, RequestMessage
 
 from .factories import DataSubjectRequestFactory, UserFactory

@@ -16,9 +16,9 @@ from django.utils import timezone
 from audit.models import AuditLogEntry
 from consent import ledger
 from consent.models import Campaign
+from lib.uploads import CleanFile
 from notifications.models import Notification
 from requests import workflow
-from requests.attachments import CleanFile
 from requests.clock import current_policy
 from requests.models import (
     Attachment,
@@ -455,7 +455,7 @@ def test_staff_without_change_permission_cannot_post_messages(client, viewer, ds
     # ...but can read the request page, without action buttons.
     page = client.get(change_url(dsr))
     assert page.status_code == 200
-    assert "dsr-action-start" not in page.content.decode()
+    assert "object-action-start" not in page.content.decode()
 
 
 # --- Staff enter a request received elsewhere ----------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 from django.urls import reverse
 from PIL import Image
 
-from requests.attachments import CleanFile
+from lib.uploads import CleanFile
 from requests.models import Attachment, DataSubjectRequest, RequestMessage
 
 from .factories import DataSubjectRequestFactory

@@ -5,7 +5,7 @@ final one; bob sees it approved in the account center (issue 3, "Done when")."""
 import pytest
 from django.core.management import call_command
 
-from accounts.models import Verification
+from verification.models import Verification
 
 from .browser import BROWSER_TEST, shot
 
@@ -25,7 +25,7 @@ def sign_in_admin(browser, base, email):
 
 
 def approve(page, base, verification):
-    page.goto(f"{base}/admin/accounts/verification/{verification.pk}/change/")
+    page.goto(f"{base}/admin/verification/verification/{verification.pk}/change/")
     page.get_by_role("link", name="Approve", exact=True).click()
     if page.locator("[name=confirm]").count():
         page.check("[name=confirm]")
@@ -42,11 +42,11 @@ def test_dpo_and_a_second_reviewer_approve_the_demo_enterprise(live_server, brow
     assert (alice_v.status, bob_v.status) == ("approved", "submitted")
 
     dpo = sign_in_admin(browser, base, "dpo@example.com")
-    dpo.goto(f"{base}/admin/accounts/verification/?status=all")
+    dpo.goto(f"{base}/admin/verification/verification/?status=all")
     assert dpo.locator("#result_list tbody tr").count() == 2
     shot(dpo, "admin-verification-queue")
 
-    dpo.goto(f"{base}/admin/accounts/verification/{alice_v.pk}/change/")
+    dpo.goto(f"{base}/admin/verification/verification/{alice_v.pk}/change/")
     images = dpo.locator("img")
     assert images.count() >= 2  # front and back of the sample ID card, inline
     assert dpo.evaluate("img => img.naturalWidth", images.first.element_handle()) > 0

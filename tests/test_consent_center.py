@@ -19,7 +19,7 @@ from .factories import (
 
 pytestmark = pytest.mark.django_db
 A = ConsentEvent.Action
-PAGE = reverse("accounts:consents")
+PAGE = reverse("consents")
 RECIPIENTS = reverse("consent:recipients")
 
 

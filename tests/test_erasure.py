@@ -20,19 +20,20 @@ from django.db import connection, models
 from django.test.utils import isolate_apps
 from django.urls import reverse
 
-from accounts.management.commands import seed_demo
-from accounts.models import User, Verification, VerificationDocument
+from accounts.models import User
 from audit.masking import REDACTED
 from audit.models import AuditLogEntry
 from consent.models import ConsentEvent
 from lib import registry as registry_module
 from lib.registry import ERASED, looks_personal, registry, undeclared
+from lib.uploads import CleanFile
 from lifecycle import erasure, exports
 from lifecycle.models import AccountDeletion, DataExport, ErasureRecord, PendingFileDeletion
 from notifications.models import Notification
+from privacyportal.management.commands import seed_demo
 from requests import workflow
-from requests.attachments import CleanFile
 from requests.models import Attachment, DataSubjectRequest, RequestMessage
+from verification.models import Verification, VerificationDocument
 
 from .deletion_helpers import (
     ALICE_EMAIL,
@@ -527,34 +528,34 @@ def test_every_personal_looking_column_of_the_project_is_declared(db):
 
 
 def test_a_model_without_declaration_is_reported_field_by_field(monkeypatch):
-    from accounts.models import GuardianConsent
+    from verification.models import GuardianConsent
 
     registry.load()
-    monkeypatch.delitem(registry._declarations, "accounts.GuardianConsent")
+    monkeypatch.delitem(registry._declarations, "verification.GuardianConsent")
 
     problems = undeclared([GuardianConsent])
 
-    assert "accounts.GuardianConsent.guardian_name (a personal-looking name)" in problems
-    assert "accounts.GuardianConsent.guardian_phone (a personal-looking name)" in problems
-    assert "accounts.GuardianConsent.child (a link to a user)" in problems
-    assert "accounts.GuardianConsent.note (free text)" in problems
+    assert "verification.GuardianConsent.guardian_name (a personal-looking name)" in problems
+    assert "verification.GuardianConsent.guardian_phone (a personal-looking name)" in problems
+    assert "verification.GuardianConsent.child (a link to a user)" in problems
+    assert "verification.GuardianConsent.note (free text)" in problems
     assert not any(".id " in problem for problem in problems)
 
 
 def test_a_field_missing_from_a_declaration_is_reported(monkeypatch):
-    from accounts.models import GuardianConsent
+    from verification.models import GuardianConsent
 
-    decl = registry.declaration("accounts.GuardianConsent")
+    decl = registry.declaration("verification.GuardianConsent")
     monkeypatch.setitem(
         registry._declarations,
-        "accounts.GuardianConsent",
+        "verification.GuardianConsent",
         dataclasses.replace(
             decl, fields=tuple(f for f in decl.fields if f.name != "guardian_phone")
         ),
     )
 
     assert undeclared([GuardianConsent]) == [
-        "accounts.GuardianConsent.guardian_phone (a personal-looking name)"
+        "verification.GuardianConsent.guardian_phone (a personal-looking name)"
     ]
 
 

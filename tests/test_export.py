@@ -22,21 +22,21 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import verification
 from accounts.models import PhoneCode, User
-from accounts.verification import NewDocument
 from audit.models import AuditLogEntry
 from consent import ledger, policies
 from consent.models import ConsentEvent
 from lib.registry import registry
+from lib.uploads import CleanFile
 from lifecycle import exporting, exports
 from lifecycle.models import AccountDeletion, DataExport, ErasureRecord
 from notifications.services import deliver_pending
 from requests import workflow
 from requests.admin import available_actions
-from requests.attachments import CleanFile
 from requests.models import DataSubjectRequest, RequestKind, RequestMessage, RequestState
 from vault.streams import MAGIC, decrypted_chunks
+from verification import services as verification
+from verification.services import NewDocument
 
 from .factories import (
     RESIDENT_ID,
@@ -324,7 +324,7 @@ def test_export_rows_are_the_users_own(alice):
     assert code["ip_address"] == "203.0.113.7"
     agents = {log["user_agent"] for log in records_of(data, "axes.AccessLog")}
     assert "AliceBrowser/1.0" in agents
-    (checked,) = records_of(data, "accounts.Verification")
+    (checked,) = records_of(data, "verification.Verification")
     assert checked["legal_name"] == "Alice Export"
     assert checked["document_number"] == RESIDENT_ID
     assert records_of(data, "sessions.Session"), "the signed-in session"
@@ -408,7 +408,9 @@ def test_export_holds_the_decrypted_documents_and_attachments(alice):
     archive = zip_of(alice)
     data = data_json(archive)
 
-    documents = {r["kind"]: r["file"] for r in records_of(data, "accounts.VerificationDocument")}
+    documents = {
+        r["kind"]: r["file"] for r in records_of(data, "verification.VerificationDocument")
+    }
     assert set(documents) == {"id_front", "id_back"}
     assert archive.read(documents["id_front"]) == ALICE_FRONT
     assert archive.read(documents["id_back"]) == ALICE_BACK
@@ -722,7 +724,7 @@ def test_staff_complete_an_access_request_with_an_export(dpo_client, user, dpo, 
     req = access_request
     page = dpo_client.get(change_url(req))
     assert page.status_code == 200
-    assert "export" in [name for name, _title in page.context["actions_available"]]
+    assert "export" in [b.name for b in page.context["object_action_buttons"]]
     assert dpo_client.get(transition_url(req, "export")).status_code == 200
 
     response = dpo_client.post(
@@ -770,7 +772,7 @@ def test_export_is_not_offered_for_other_kinds(dpo_client, dpo, user, kind):
 
     assert "export" not in available_actions(req)
     page = dpo_client.get(change_url(req))
-    assert "export" not in [name for name, _title in page.context["actions_available"]]
+    assert "export" not in [b.name for b in page.context["object_action_buttons"]]
     response = dpo_client.post(transition_url(req, "export"), {"resolution": "Here."})
 
     assert response.status_code in (302, 403)

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consent import ledger
-from consent.admin_ledger import COUNT_CAP, LedgerPaginator
+from consent.admin.ledger import COUNT_CAP, LedgerPaginator
 from consent.models import ConsentEvent, Purpose
 
 from .factories import (

@@ -14,8 +14,8 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import verification as service
-from accounts.models import GuardianConsent, Verification, VerificationDocument
+from verification import services as service
+from verification.models import GuardianConsent, Verification, VerificationDocument
 
 from .factories import (
     RESIDENT_ID,
@@ -29,10 +29,10 @@ from .uploads import pdf_upload, png_upload
 pytestmark = pytest.mark.django_db
 
 CENTER = reverse("accounts:center")
-STATUS = reverse("accounts:verification")
-INDIVIDUAL = reverse("accounts:verification_individual")
-ENTERPRISE = reverse("accounts:verification_enterprise")
-GUARDIAN = reverse("accounts:guardian")
+STATUS = reverse("verification:status")
+INDIVIDUAL = reverse("verification:individual")
+ENTERPRISE = reverse("verification:enterprise")
+GUARDIAN = reverse("verification:guardian")
 
 RESTRICTION = "Your account is restricted"
 GUIDANCE = "For users under 18"

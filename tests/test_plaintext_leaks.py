@@ -16,9 +16,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
-from accounts.management.commands import seed_demo
-from accounts.models import Verification, VerificationDocument
+from privacyportal.management.commands import seed_demo
 from vault.fields import blind_index_of
+from verification.models import Verification, VerificationDocument
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -177,7 +177,7 @@ def test_a_declining_user_can_still_sign_out_switch_language_and_file_a_request(
     client.force_login(member)
     assert client.get(reverse("requests:new")).status_code == 200
     # Withdrawing a consent stays as easy as giving it, acceptance pending or not.
-    assert client.get(reverse("accounts:consents")).status_code == 200
+    assert client.get(reverse("consents")).status_code == 200
     switch = client.post(reverse("accounts:set_language"), {"language": "zh-hans", "next": ACCEPT})
     assert switch.status_code == 302 and switch.url == ACCEPT
     assert client.get(reverse("consent:privacy")).status_code == 200

@@ -139,7 +139,7 @@ def test_the_corrections_page_asks_a_decision_for_each_change(dpo_client, correc
 
 def test_plain_complete_is_not_offered_for_corrections(dpo_client, correction, user):
     page = dpo_client.get(change_url(correction))
-    actions = [name for name, _title in page.context["actions_available"]]
+    actions = [b.name for b in page.context["object_action_buttons"]]
     assert "corrections" in actions
     assert "complete" not in actions
 

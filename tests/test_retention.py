@@ -25,8 +25,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts import verification as verification_services
-from accounts.models import PhoneCode, User, VerificationDocument
+from accounts.models import PhoneCode, User
 from audit.models import AuditLogEntry
 from lib.registry import ERASED, registry
 from lifecycle import deletion, erasure, holds, retention
@@ -41,6 +40,8 @@ from lifecycle.models import (
 from notifications.models import Notification
 from requests import workflow
 from requests.models import Attachment, DataSubjectRequest, RequestEvent, RequestMessage
+from verification import services as verification_services
+from verification.models import VerificationDocument
 
 from .factories import DataSubjectRequestFactory, VerificationFactory
 from .retention_helpers import (

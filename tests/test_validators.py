@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from accounts.validators import (
+from verification.validators import (
     luhn_ok,
     resident_id_birth_date,
     validate_bank_account,

@@ -12,10 +12,10 @@ from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from accounts.models import Verification, VerificationDocument
 from vault import keys
 from vault.fields import blind_index_of
 from vault.storage import EncryptedFileSystemStorage
+from verification.models import Verification, VerificationDocument
 
 from .factories import BANK_CARD, RESIDENT_ID, USCC, EnterpriseVerificationFactory
 from .factories import VerificationFactory as IndividualFactory
@@ -255,9 +255,9 @@ def test_rotation_moves_every_value_and_file_to_the_new_key(use_keys):
     output = rotate("--batch-size", "1")
     use_keys(KEY_B)  # the old key is gone
 
-    assert "accounts.Verification.document_number: 2 re-encrypted" in output
-    assert "accounts.Verification.bank_account: 1 re-encrypted" in output
-    assert "accounts.VerificationDocument.file: 1 files re-encrypted" in output
+    assert "verification.Verification.document_number: 2 re-encrypted" in output
+    assert "verification.Verification.bank_account: 1 re-encrypted" in output
+    assert "verification.VerificationDocument.file: 1 files re-encrypted" in output
     fresh = Verification.objects.get(pk=enterprise.pk)
     assert (fresh.credit_code, fresh.legal_rep_id_number, fresh.bank_account) == (
         USCC,
@@ -286,8 +286,9 @@ def test_rotation_twice_changes_nothing_the_second_time(use_keys):
 
     output = rotate()
 
-    assert "accounts.Verification.credit_code: 0 re-encrypted, 1 already current" in output
-    assert "accounts.VerificationDocument.file: 0 files re-encrypted, 1 already current" in output
+    assert "verification.Verification.credit_code: 0 re-encrypted, 1 already current" in output
+    current = "verification.VerificationDocument.file: 0 files re-encrypted, 1 already current"
+    assert current in output
     assert raw_column(Verification, verification.pk, "credit_code") == raw
     assert disk_bytes(doc) == file_bytes
 
@@ -302,7 +303,7 @@ def test_dry_run_counts_but_writes_nothing(use_keys):
 
     output = rotate("--dry-run")
 
-    assert "accounts.Verification.document_number: 1 would re-encrypt" in output
+    assert "verification.Verification.document_number: 1 would re-encrypt" in output
     assert raw_column(Verification, verification.pk, "document_number") == raw
     assert disk_bytes(doc) == file_bytes
 
@@ -316,7 +317,7 @@ def test_rotation_stops_on_a_value_no_key_can_decrypt(use_keys):
         rotate()
 
     message = str(excinfo.value)
-    assert f"accounts.Verification pk={stranger.pk}" in message
+    assert f"verification.Verification pk={stranger.pk}" in message
     assert "document_number" in message
     assert "cannot be decrypted" in message
 
@@ -326,7 +327,7 @@ def test_rotation_stops_on_a_file_no_key_can_decrypt(use_keys):
     doc = add_document(IndividualFactory(document_number=""), png_bytes())
     use_keys(KEY_B, KEY_A)
 
-    with pytest.raises(CommandError, match=rf"accounts\.VerificationDocument pk={doc.pk}"):
+    with pytest.raises(CommandError, match=rf"verification\.VerificationDocument pk={doc.pk}"):
         rotate()
 
 
@@ -339,7 +340,8 @@ def test_rotation_skips_purged_documents(use_keys):
 
     output = rotate()
 
-    assert "accounts.VerificationDocument.file: 0 files re-encrypted, 0 already current" in output
+    nothing = "verification.VerificationDocument.file: 0 files re-encrypted, 0 already current"
+    assert nothing in output
 
 
 def test_rotation_recomputes_blind_indexes_after_a_new_blind_index_key(use_keys, settings):
@@ -349,7 +351,7 @@ def test_rotation_recomputes_blind_indexes_after_a_new_blind_index_key(use_keys,
 
     output = rotate()
 
-    assert "accounts.Verification.document_number: 1 re-encrypted" in output
+    assert "verification.Verification.document_number: 1 re-encrypted" in output
     assert Verification.objects.filter(document_number=RESIDENT_ID).get() == verification
 
 
@@ -361,7 +363,7 @@ def test_rotation_refuses_a_non_positive_batch_size():
 def test_lookups_that_would_compare_ciphertext_are_refused(db):
     from django.core.exceptions import FieldError
 
-    from accounts.models import Verification
+    from verification.models import Verification
 
     for lookup in ("icontains", "startswith", "iexact", "gt"):
         with pytest.raises(FieldError):

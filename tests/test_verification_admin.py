@@ -13,12 +13,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import verification as service
-from accounts.models import GuardianConsent, Verification, VerificationDocument
-from accounts.validators import validate_resident_id
 from audit.models import AuditLogEntry
 from notifications.models import Notification
 from notifications.services import deliver_pending
+from verification import services as service
+from verification.models import GuardianConsent, Verification, VerificationDocument
+from verification.validators import validate_resident_id
 
 from .factories import (
     BANK_CARD,
@@ -34,14 +34,14 @@ from .uploads import pdf_upload, png_upload
 
 pytestmark = pytest.mark.django_db
 
-QUEUE = reverse("admin:accounts_verification_changelist")
-CONSENTS = reverse("admin:accounts_guardianconsent_changelist")
+QUEUE = reverse("admin:verification_verification_changelist")
+CONSENTS = reverse("admin:verification_guardianconsent_changelist")
 ACCESS = AuditLogEntry.Action.ACCESS
 
 
 def _with_perms(user, *codenames):
     user.user_permissions.add(
-        *Permission.objects.filter(content_type__app_label="accounts", codename__in=codenames)
+        *Permission.objects.filter(content_type__app_label="verification", codename__in=codenames)
     )
     return user
 
@@ -101,15 +101,15 @@ def submit_individual(user=None, number=RESIDENT_ID):
 
 
 def change_url(obj):
-    return reverse(f"admin:accounts_{obj._meta.model_name}_change", args=[obj.pk])
+    return reverse(f"admin:verification_{obj._meta.model_name}_change", args=[obj.pk])
 
 
 def decide_url(obj, action):
-    return reverse(f"admin:accounts_{obj._meta.model_name}_decide", args=[obj.pk, action])
+    return reverse(f"admin:verification_{obj._meta.model_name}_decide", args=[obj.pk, action])
 
 
 def document_url(doc):
-    return reverse("admin:accounts_verification_document", args=[doc.verification_id, doc.pk])
+    return reverse("admin:verification_verification_document", args=[doc.verification_id, doc.pk])
 
 
 def queue_pks(client, **params):
@@ -237,8 +237,8 @@ def test_queue_query_count_does_not_grow_with_the_rows(client, reviewer, privile
 
 def test_verifications_cannot_be_added_or_deleted_in_the_admin(admin_client):
     verification = VerificationFactory()
-    assert admin_client.get(reverse("admin:accounts_verification_add")).status_code == 403
-    delete = reverse("admin:accounts_verification_delete", args=[verification.pk])
+    assert admin_client.get(reverse("admin:verification_verification_add")).status_code == 403
+    delete = reverse("admin:verification_verification_delete", args=[verification.pk])
     assert admin_client.post(delete, {"post": "yes"}).status_code == 403
     assert Verification.objects.filter(pk=verification.pk).exists()
 
@@ -430,7 +430,7 @@ def test_inline_images_keep_the_safe_headers(client, privileged, documents):
 def test_document_of_another_verification_is_not_found(client, privileged, documents):
     other = submit_individual(number=another_resident_id())
     client.force_login(privileged)
-    url = reverse("admin:accounts_verification_document", args=[other.pk, documents[0].pk])
+    url = reverse("admin:verification_verification_document", args=[other.pk, documents[0].pk])
     assert client.get(url).status_code == 404
 
 
@@ -656,14 +656,14 @@ def test_admin_pages_render_for_a_superuser(admin_client, model):
     obj = submit_individual() if model is Verification else GuardianConsentFactory()
     EnterpriseVerificationFactory(first_approved_by=UserFactory(is_staff=True))
     name = model._meta.model_name
-    changelist = reverse(f"admin:accounts_{name}_changelist")
+    changelist = reverse(f"admin:verification_{name}_changelist")
 
     for term in ("", "test", "123", str(obj.pk), RESIDENT_ID, USCC, "V-1", "+8613900000000"):
         assert admin_client.get(changelist, {"q": term}).status_code == 200
     assert admin_client.get(change_url(obj)).status_code == 200
-    add = admin_client.get(reverse(f"admin:accounts_{name}_add"))
+    add = admin_client.get(reverse(f"admin:verification_{name}_add"))
     assert add.status_code == (403 if model is Verification else 200)
-    history = reverse(f"admin:accounts_{name}_history", args=[obj.pk])
+    history = reverse(f"admin:verification_{name}_history", args=[obj.pk])
     assert admin_client.get(history).status_code == 200
 
 
@@ -672,7 +672,7 @@ def test_staff_record_a_consent_received_on_paper_as_pending(client, reviewer, c
     client.force_login(reviewer)
 
     response = client.post(
-        reverse("admin:accounts_guardianconsent_add"),
+        reverse("admin:verification_guardianconsent_add"),
         {
             "child": child.pk,
             "guardian_name": "Wang Wu",
@@ -701,7 +701,7 @@ def test_staff_cannot_filter_on_encrypted_numbers_through_the_url(client, db):
     reviewer = StaffFactory()
     reviewer.user_permissions.add(Permission.objects.get(codename="view_verification"))
     client.force_login(reviewer)
-    url = "/admin/accounts/verification/"
+    url = "/admin/verification/verification/"
     for query in ({"document_number": RESIDENT_ID}, {"bank_account__in": "1,2"}):
         response = client.get(url, {"status": "all", **query})
         assert response.status_code in (302, 400) or "e=1" in response.get("Location", "")
@@ -713,6 +713,6 @@ def test_unicode_digits_in_admin_parameters_are_not_ids(admin_client):
         "/admin/consent/consentevent/?purpose=%C2%B2",
         "/admin/consent/consentevent/?q=U-%C2%B2",
         "/admin/consent/consentevent/export/?user=%C2%B2",
-        "/admin/accounts/verification/?q=V-%C2%B2",
+        "/admin/verification/verification/?q=V-%C2%B2",
     ):
         assert admin_client.get(url).status_code < 500, url

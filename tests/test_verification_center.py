@@ -18,10 +18,10 @@ from django.template.defaultfilters import date as date_filter
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from accounts import verification as service
-from accounts import verification_views
-from accounts.models import Verification, VerificationDocument
 from audit.models import AuditLogEntry
+from verification import services as service
+from verification import views as verification_views
+from verification.models import Verification, VerificationDocument
 
 from .factories import (
     BANK_CARD,
@@ -34,9 +34,9 @@ from .uploads import MINIMAL_PDF, pdf_upload, png_bytes, png_upload, upload
 
 pytestmark = pytest.mark.django_db
 
-STATUS = reverse("accounts:verification")
-INDIVIDUAL = reverse("accounts:verification_individual")
-ENTERPRISE = reverse("accounts:verification_enterprise")
+STATUS = reverse("verification:status")
+INDIVIDUAL = reverse("verification:individual")
+ENTERPRISE = reverse("verification:enterprise")
 LOGIN = reverse("accounts:login")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PASSPORT_NUMBER = "E12345678"
@@ -246,7 +246,7 @@ def test_status_page_lists_documents_with_the_date_they_are_kept_until(user_clie
         kept_until = date_filter(timezone.localtime(verification.documents_purge_after))
     assert f"Kept until {kept_until}" in html
     for doc in verification.documents.all():
-        assert reverse("accounts:verification_document", args=[doc.pk]) in html
+        assert reverse("verification:document", args=[doc.pk]) in html
 
 
 def test_pending_documents_are_kept_until_some_days_after_the_decision(user_client, user):
@@ -272,7 +272,7 @@ def test_status_page_shows_deleted_documents_without_a_link(user_client, user, s
         deleted_on = date_filter(timezone.localtime(later))
     assert html.count(f"Deleted on {deleted_on}") == 2
     for doc in verification.documents.all():
-        assert reverse("accounts:verification_document", args=[doc.pk]) not in html
+        assert reverse("verification:document", args=[doc.pk]) not in html
 
 
 def test_status_page_shows_only_the_users_own_verifications(user_client, other_user):
@@ -501,7 +501,7 @@ def document(user_client, user):
 
 
 def document_url(doc):
-    return reverse("accounts:verification_document", args=[doc.pk])
+    return reverse("verification:document", args=[doc.pk])
 
 
 def test_owner_downloads_their_document_as_a_safe_attachment(user_client, document):
@@ -553,7 +553,7 @@ def test_document_missing_from_disk_is_404_not_500(user_client, document):
 
 @pytest.mark.parametrize(
     "url",
-    [STATUS, INDIVIDUAL, ENTERPRISE, reverse("accounts:verification_document", args=[1])],
+    [STATUS, INDIVIDUAL, ENTERPRISE, reverse("verification:document", args=[1])],
 )
 def test_anonymous_visitors_are_sent_to_sign_in(client, url):
     response = client.get(url)

@@ -9,9 +9,9 @@ import time_machine
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from accounts import verification as services
-from accounts.models import Verification, VerificationDocument
-from accounts.tasks import purge_verification_documents
+from verification import services as services
+from verification.models import Verification, VerificationDocument
+from verification.tasks import purge_verification_documents
 
 from .factories import VerificationFactory
 from .uploads import png_bytes

@@ -11,7 +11,7 @@ import time_machine
 from django.db import IntegrityError, transaction
 
 from notifications.models import Notification
-from requests import workflow
+from requests import emails, workflow
 from requests.models import (
     CalendarOverride,
     DataSubjectRequest,
@@ -426,7 +426,7 @@ def test_refuse_on_each_ground_closes_and_tells_the_requester_the_remedy(req, st
     event = RequestEvent.objects.get(request=req, kind=E.REFUSED)
     assert event.public and event.data["ground"] == ground
     body = notification(req, "refused").body
-    assert workflow.remedy_text() in body
+    assert emails.remedy_text() in body
     assert str(RefusalGround(ground).label) in body
     assert "Explained in detail." in body
 
