@@ -460,10 +460,7 @@ class VerificationAdmin(ObjectActionsMixin, admin.ModelAdmin):
         if doc.purged_at is not None or not doc.file.name:
             raise Http404
         inline = request.GET.get("inline") == "1" and doc.content_type.startswith("image/")
-        try:
-            return service.serve_document(doc, request.user, inline=inline)
-        except FileNotFoundError as exc:
-            raise Http404 from exc
+        return service.serve_document(doc, request.user, inline=inline)  # a missing file is a 404
 
 
 # --- Guardians' consents (MIN-1) ------------------------------------------------------------------
