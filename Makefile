@@ -13,7 +13,8 @@ TEST_ENV := DJANGO_ENV_FILE=none DJANGO_SECRET_KEY=test-only-not-secret DJANGO_D
 	DJANGO_SECURE_SSL_REDIRECT=false EMAIL_URL=consolemail:// DATABASE_CONN_MAX_AGE=0 \
 	FIELD_ENCRYPTION_KEYS=u-b8A7wpS1LgPN2znKoRGQxCSm3XO24Q7qHFF-IWr0U= \
 	BLIND_INDEX_KEY=test-only-blind-index-key-not-a-secret \
-	DELETION_CERTIFICATE_KEYS=yrVgsX0RdHPAoTei1d0-yXGoXmfhIJgfM1xwpOd2Ye4
+	DELETION_CERTIFICATE_KEYS=yrVgsX0RdHPAoTei1d0-yXGoXmfhIJgfM1xwpOd2Ye4 \
+	SMS_BACKEND=accounts.sms.LocmemSmsBackend
 
 .PHONY: run test lint format migrate seed services clean env-file
 
@@ -43,6 +44,7 @@ env-file: $(VENV)/.installed
 
 migrate: $(VENV)/.installed env-file
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py encrypt_attachments
 
 seed: migrate
 	$(BIN)/python manage.py seed_demo $(SEED_ARGS)
