@@ -5,8 +5,20 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from lib.phones import e164
+
+from . import second_factor
 from .models import User
+
+# Second-factor devices are managed by their owners (enrolment, new backup codes) and reset by
+# `manage.py reset_staff_second_factor`, never edited in the admin: an administrator could
+# otherwise plant a secret they know. A user's page says whether the factor is set up.
+for _model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
 
 
 class PortalUserCreationForm(AdminUserCreationForm):
@@ -33,7 +45,7 @@ class UserAdmin(BaseUserAdmin):
     search_fields = ("=phone", "email", "username")
     ordering = ("-date_joined",)
     show_full_result_count = False
-    readonly_fields = ("last_login", "date_joined")
+    readonly_fields = ("last_login", "date_joined", "second_factor_state")
     fieldsets = (
         (None, {"fields": ("phone", "password")}),
         (
@@ -42,7 +54,16 @@ class UserAdmin(BaseUserAdmin):
         ),
         (
             _("Permissions"),
-            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+            {
+                "fields": (
+                    "is_active",
+                    "is_staff",
+                    "second_factor_state",
+                    "is_superuser",
+                    "groups",
+                    "user_permissions",
+                )
+            },
         ),
         (_("Important dates"), {"fields": ("last_login", "date_joined")}),
     )
@@ -56,6 +77,14 @@ class UserAdmin(BaseUserAdmin):
         ),
     )
 
+    @admin.display(description=_("Second factor"))
+    def second_factor_state(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        if not obj.is_staff:
+            return _("Not needed: the admin is for staff only.")
+        return second_factor.describe(obj)
+
     def has_delete_permission(self, request, obj=None):
         # Deleting an account goes through account deletion (RGT-3): the registry erases what it
         # declares and keeps the user row as a tombstone, so records kept by law stay valid. A
@@ -63,10 +92,9 @@ class UserAdmin(BaseUserAdmin):
         return False
 
     def get_search_results(self, request, queryset, search_term):
-        """Phone numbers are stored in E.164: accept the local form a person types (138...)."""
-        from phonenumber_field.phonenumber import to_python
-
-        number = to_python(search_term.strip()) if search_term else None
-        if number is not None and number.is_valid():
-            return queryset.filter(phone=number.as_e164), False
+        """Phone numbers are stored in E.164: accept the local form a person types (138...).
+        A blank or garbage term is not a number and falls through to the ordinary search."""
+        phone = e164(search_term)
+        if phone:
+            return queryset.filter(phone=phone), False
         return super().get_search_results(request, queryset, search_term)

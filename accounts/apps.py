@@ -12,6 +12,9 @@ class AccountsConfig(AppConfig):
         from vault.checks import check_keys
 
         checks.register(check_keys, checks.Tags.security)
+        from .sms import check_sms_backend
+
+        checks.register(check_sms_backend, checks.Tags.security)
         from auditlog.registry import auditlog
 
         from .models import User
@@ -24,9 +27,16 @@ class AccountsConfig(AppConfig):
         )
 
         from django.contrib.auth.signals import user_logged_in, user_logged_out
+        from django.db.models.signals import post_save
 
-        from .sessions import forget_session, remember_session
+        from .sessions import end_sessions_on_credential_change, forget_session, remember_session
 
-        # Every session a user signs in with is known, so all can be ended at once (RGT-3).
+        # Every session a user signs in with is known, so all can be ended at once (RGT-3), and
+        # are when the password changes or the account is deactivated.
         user_logged_in.connect(remember_session, dispatch_uid="accounts.remember_session")
         user_logged_out.connect(forget_session, dispatch_uid="accounts.forget_session")
+        post_save.connect(
+            end_sessions_on_credential_change,
+            sender=User,
+            dispatch_uid="accounts.end_sessions_on_credential_change",
+        )

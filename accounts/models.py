@@ -122,6 +122,14 @@ class User(AbstractBaseUser, PermissionsMixin):
     def is_erased(self):
         return self.erased_at is not None
 
+    def set_password(self, raw_password):
+        super().set_password(raw_password)
+        self._password_replaced = True  # on save, other sessions end (accounts.sessions)
+
+    def set_unusable_password(self):
+        super().set_unusable_password()
+        self._password_replaced = True
+
     def clean(self):
         super().clean()
         self.email = self.__class__.objects.normalize_email(self.email).lower() or None

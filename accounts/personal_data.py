@@ -5,8 +5,8 @@ consents. Read by export, erasure, correction and the records of processing.
 """
 
 from django.contrib.auth.hashers import make_password
-from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models import CharField, F, Q, Value
+from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -29,7 +29,10 @@ from lib.registry import (
 registry.category(
     "account",
     _("Account"),
-    _("Your mobile number, date of birth, language and the dates you joined and last signed in."),
+    _(
+        "Your mobile number, date of birth, language and the dates you joined and last signed "
+        "in; for staff, the second factor that protects the admin sign-in."
+    ),
     _("Necessary to provide the service you signed up for (PIPL art. 13(2))."),
     _("As long as the account exists; erased when it is deleted."),
     order=10,
@@ -164,9 +167,16 @@ def _codes_of_users(user_ids):
 
 
 def _identifiers_of_users(user_ids):
+    from .backends import ACCOUNT_KEY_PREFIX
+
     users = _users(user_ids)
-    return Q(username__in=users.exclude(phone=None).values("phone")) | Q(
-        username__in=users.exclude(email=None).values("email")
+    account_keys = users.annotate(
+        lockout_key=Concat(Value(ACCOUNT_KEY_PREFIX), Cast("pk", CharField()))
+    ).values("lockout_key")
+    return (
+        Q(username__in=account_keys)
+        | Q(username__in=users.exclude(phone=None).values("phone"))
+        | Q(username__in=users.exclude(email=None).values("email"))
     )
 
 
@@ -207,9 +217,12 @@ registry.declare(
 
 
 def sign_in_identifiers(user) -> list[str]:
-    """What django-axes records as the username: the E.164 phone and the lower-case e-mail
-    (``accounts.backends.axes_username``)."""
-    identifiers = []
+    """What django-axes records as the username (``accounts.backends.axes_username``): the
+    account's own key, and from before there was one, the E.164 phone and the lower-case
+    e-mail."""
+    from .backends import account_lockout_key
+
+    identifiers = [account_lockout_key(user)]
     if user.phone:
         identifiers.append(e164(user.phone) or str(user.phone))
     if user.email:
@@ -286,3 +299,17 @@ registry.not_personal(
 registry.not_personal("auth.Group", "names of staff roles")
 registry.not_personal("contenttypes.ContentType", "names of the portal's tables")
 registry.not_personal("auth.Permission", "names of permissions")
+
+# --- The staff second factor (accounts/second_factor.py) ------------------------------------------
+# Part of the account: kept while it exists, deleted with it. The secret and the backup codes
+# (digests) are not declared, so never exported.
+for _label in ("otp_totp.TOTPDevice", "otp_static.StaticDevice"):
+    registry.declare(
+        _label,
+        "account",
+        owner="user_id",
+        erase=DELETE,
+        fields=(Field("user", export=False), Field("name")),
+        context=("confirmed", "created_at", "last_used_at"),
+        clocks={"created": "created_at"},
+    )

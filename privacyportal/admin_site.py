@@ -1,15 +1,19 @@
 """The DPO cockpit: the admin site with the request counts that matter on its index (AUD-1)."""
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.db.models import Count, Q
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts import second_factor
 from lib.admin import EvidenceAdminMixin  # noqa: F401 - re-exported for the apps' admins
+from lib.http import safe_next
 
 
 class StaffLoginForm(AdminAuthenticationForm):
@@ -63,16 +67,50 @@ class PortalAdminSite(admin.AdminSite):
     index_template = "admin/portal_index.html"
     login_form = StaffLoginForm
 
+    def has_permission(self, request):
+        """Staff who have also passed the second factor (django-otp's ``OTPAdminSite`` rule):
+        a password alone never opens the admin (VER-4)."""
+        return super().has_permission(request) and second_factor.is_verified(request.user)
+
+    def login(self, request, extra_context=None):
+        """Password first, then the second factor: a staff member signed in with the password
+        but not yet verified is sent on to enrol or enter a code."""
+        if request.method == "GET" and second_factor.pending(request.user):
+            return self._to_second_factor(request)
+        response = super().login(request, extra_context)
+        if request.method == "POST" and second_factor.pending(request.user):
+            return self._to_second_factor(request)
+        return response
+
+    def _to_second_factor(self, request):
+        next_url = safe_next(request, reverse("admin:index", current_app=self.name))
+        target = reverse("admin:second_factor", current_app=self.name)
+        return HttpResponseRedirect(f"{target}?{urlencode({'next': next_url})}")
+
     def get_urls(self):
         from django.urls import path
 
+        from accounts import second_factor_views as factor
         from lifecycle.admin import personal_data_map_view
+
+        def own(view):
+            # Reached before the admin opens (not through admin_view): each view checks who
+            # may see it itself.
+            return lambda request: view(request, self)
 
         return [
             path(
                 "personal-data-map/",
                 self.admin_view(lambda request: personal_data_map_view(request, self)),
                 name="personal_data_map",
+            ),
+            path("second-factor/", own(factor.verify), name="second_factor"),
+            path("second-factor/enrol/", own(factor.enrol), name="second_factor_enrol"),
+            path("second-factor/sign-out/", own(factor.sign_out), name="second_factor_sign_out"),
+            path(
+                "second-factor/backup-codes/",
+                self.admin_view(own(factor.backup_codes)),
+                name="second_factor_backup_codes",
             ),
             *super().get_urls(),
         ]

@@ -14,3 +14,11 @@ class PortalConfig(AppConfig):
     name = "privacyportal"
     label = "portal"
     verbose_name = "Privacy portal"
+
+    def ready(self):
+        from django.core import checks
+
+        from lib.ratelimits import check_cache
+
+        # Deployment only: `make run` and the tests count in a per-process cache on purpose.
+        checks.register(check_cache, checks.Tags.security, deploy=True)

@@ -1,3 +1,5 @@
+import uuid
+
 import pytest
 
 from accounts import sms
@@ -19,14 +21,44 @@ def _isolated_settings(settings, tmp_path):
     }
     settings.SENSITIVE_MEDIA_ROOT = str(tmp_path / "documents")
     settings.EXPORT_ROOT = str(tmp_path / "exports")
-    settings.SMS_BACKEND = "accounts.sms.MemorySmsBackend"
+    settings.SMS_BACKEND = "accounts.sms.LocmemSmsBackend"
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.LANGUAGE_CODE = "en"
     # Hashing is not under test here; the real hasher makes every login fixture slow.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Rate-limit counts of one test never reach another (nor another xdist worker's, should
+    # the counts live in a shared Redis): every test counts under keys of its own.
+    settings.RATELIMIT_CACHE_PREFIX = f"rl:{uuid.uuid4().hex}:"
     sms.outbox.clear()
     yield
     sms.outbox.clear()
+
+
+@pytest.fixture(autouse=True)
+def _staff_pass_second_factor(request, monkeypatch):
+    """Staff signed in with ``client.force_login`` have also passed the second factor (a
+    confirmed authenticator and its mark in the session), so tests of admin pages need no
+    extra step; production keeps asking for it. A test that wants the half-signed-in state asks
+    for the ``raw_force_login`` fixture."""
+    if "raw_force_login" in request.fixturenames:
+        return
+    from django.test import Client
+
+    from .second_factor_helpers import mark_verified
+
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        original(self, user, backend)
+        if user.is_staff:
+            mark_verified(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
+@pytest.fixture
+def raw_force_login():
+    """``client.force_login`` without passing the second factor (see above)."""
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import pytest
 
 from .browser import BROWSER_TEST, shot
 from .factories import PASSWORD, DataSubjectRequestFactory, UserFactory
+from .second_factor_helpers import authenticator, pass_second_factor
 
 pytestmark = BROWSER_TEST
 
@@ -25,6 +26,7 @@ def test_dpo_takes_request_to_completed_while_requester_follows(live_server, bro
     requester = UserFactory(email="requester@example.com")
     dpo = UserFactory(email="officer@example.com", is_staff=True, is_superuser=True)
     dpo.save()
+    authenticator(dpo)  # set up earlier; the enrolment itself: test_browser_second_factor.py
     req = DataSubjectRequestFactory(requester=requester, subject="What data do you hold about me?")
     base = live_server.url
 
@@ -41,6 +43,7 @@ def test_dpo_takes_request_to_completed_while_requester_follows(live_server, bro
     dpo_page.fill("[name=username]", dpo.email)
     dpo_page.fill("[name=password]", PASSWORD)
     dpo_page.locator("input[type=submit]").click()
+    pass_second_factor(dpo_page, dpo)
     dpo_page.wait_for_selector(".cockpit")
     shot(dpo_page, "admin-cockpit")
     dpo_page.goto(f"{base}/admin/requests/datasubjectrequest/?status=open")

@@ -8,10 +8,12 @@ import zipfile
 import pytest
 from django.core.management import call_command
 
+from accounts.backends import find_user
 from lifecycle import exports
 from lifecycle.models import AccountDeletion, DataExport
 
 from .browser import BROWSER_TEST, shot
+from .second_factor_helpers import pass_second_factor
 
 PASSWORD = "browser-demo-pass-1"
 
@@ -87,6 +89,7 @@ def test_alice_downloads_her_data_and_bob_deletes_his_account(live_server, brows
     dpo.fill("[name=username]", "dpo@example.com")
     dpo.fill("[name=password]", PASSWORD)
     dpo.locator("input[type=submit]").click()
+    pass_second_factor(dpo, find_user("dpo@example.com"))
     dpo.goto(f"{base}/admin/lifecycle/accountdeletion/{scheduled.pk}/change/")
     dpo.get_by_role("link", name="Carry out now").click()
     dpo.check("[name=confirm]")

@@ -5,9 +5,11 @@ final one; bob sees it approved in the account center (issue 3, "Done when")."""
 import pytest
 from django.core.management import call_command
 
+from accounts.backends import find_user
 from verification.models import Verification
 
 from .browser import BROWSER_TEST, shot
+from .second_factor_helpers import pass_second_factor
 
 PASSWORD = "browser-demo-pass-1"
 
@@ -20,6 +22,7 @@ def sign_in_admin(browser, base, email):
     page.fill("[name=username]", email)
     page.fill("[name=password]", PASSWORD)
     page.locator("input[type=submit]").click()
+    pass_second_factor(page, find_user(email))  # the demo authenticator seed_demo made
     page.wait_for_selector(".cockpit")
     return page
 

@@ -1,6 +1,8 @@
 """Demo data for `make run`: staff, users, requests in several states and real-name
 verifications (VER-1, VER-2). Idempotent."""
 
+import base64
+import hashlib
 import io
 from datetime import timedelta
 
@@ -10,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from PIL import Image, ImageDraw, ImageFont
 
 from accounts.models import User
@@ -18,6 +21,20 @@ from requests.models import DataSubjectRequest, RequestKind
 from verification import services as verification
 from verification import validators
 from verification.models import Verification, VerificationDocument
+
+DEMO_DEVICE_NAME = "Demo authenticator (published secret)"
+
+
+def demo_totp_key(email: str) -> str:
+    """The demo staff's authenticator secret (hex): derived from the e-mail address alone, so
+    it is the same on every machine and anyone can compute it. For the demo users only."""
+    return hashlib.sha1(f"privacy-portal-demo-totp:{email}".encode()).hexdigest()  # noqa: S324
+
+
+def secret_text(key_hex: str) -> str:
+    secret = base64.b32encode(bytes.fromhex(key_hex)).decode().rstrip("=")
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+
 
 STAFF = [
     ("dpo@example.com", "+8613800000001", "Data Protection Officer", True),
@@ -239,13 +256,36 @@ class Command(BaseCommand):
         self._consent(alice, bob, dpo)
         self._legal_hold(alice, dpo)
 
+        for user in staff.values():
+            self._demo_authenticator(user)
+
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password: {password}):"))
         self.stdout.write("  admin  http://127.0.0.1:8000/admin/")
         for email, phone, label, _ in STAFF:
             self.stdout.write(f"    {email:<20} {phone}  {label}")
+        self.stdout.write(
+            "  The admin also asks for a second factor. DEMO ONLY: the demo staff's authenticator "
+            "secrets below are fixed and published, the same on every machine; real staff set up "
+            "their own at their first sign-in. Get the current code with\n"
+            "    python manage.py demo_otp_code dpo@example.com\n"
+            "  or add a secret to an authenticator app:"
+        )
+        for email, *_rest in STAFF:
+            self.stdout.write(f"    {email:<20} {secret_text(demo_totp_key(email))}")
         self.stdout.write("  account center  http://127.0.0.1:8000/account/")
         for email, phone, _username in USERS:
             self.stdout.write(f"    {email:<20} {phone}  (or sign in with an SMS code)")
+
+    def _demo_authenticator(self, user):
+        """A confirmed authenticator with the published demo secret (see demo_totp_key)."""
+        device, _ = TOTPDevice.objects.get_or_create(
+            user=user,
+            name=DEMO_DEVICE_NAME,
+            defaults={"key": demo_totp_key(user.email), "confirmed": True},
+        )
+        if device.key != demo_totp_key(user.email) or not device.confirmed:
+            device.key, device.confirmed = demo_totp_key(user.email), True
+            device.save(update_fields=["key", "confirmed"])
 
     def _user(self, email, phone, password, **extra):
         user = User.objects.filter(email=email).first()
