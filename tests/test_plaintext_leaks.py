@@ -12,10 +12,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from auditlog.context import set_actor
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
+from accounts.models import User
+from lib import corrections
 from privacyportal.management.commands import seed_demo
 from vault.fields import blind_index_of
 from verification.models import Verification, VerificationDocument
@@ -129,6 +132,43 @@ def test_audit_log_holds_no_sensitive_number(seeded):
     text = "\n".join(str(value) for row in rows for value in row if value is not None)
     assert "[redacted]" in text
     for secret in SECRETS:
+        assert secret not in text, f"{secret!r} found in the audit log"
+
+
+#: What identifies the demo people besides their numbers (AUD-1: the log keeps none in clear).
+DEMO_PERSONAL = (
+    *(email for email, _phone, *_rest in seed_demo.STAFF + seed_demo.USERS),
+    *(phone for _email, phone, *_rest in seed_demo.STAFF + seed_demo.USERS),
+    *(phone[3:] for _email, phone, *_rest in seed_demo.STAFF + seed_demo.USERS),
+    "Alice Sample",
+    "Bob Sample",
+    "Sample Trading (Beijing) Co., Ltd.",
+    "Sample Bank",
+    "Haidian Branch",
+)
+CORRECTED = ("alice.corrected@example.com", "+8613900000099", "1990-03-07")
+
+
+def test_audit_log_holds_no_contact_details_birth_dates_or_names_in_clear(seeded):
+    alice = User.objects.get(email="alice@example.com")
+    dpo = User.objects.get(email="dpo@example.com")
+    email, phone, born = CORRECTED
+    with set_actor(dpo):
+        corrections.apply(alice, {"date_of_birth": born})
+        corrections.apply(alice, {"email": email, "phone": phone})
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT CAST(changes AS text), changes_text, CAST(serialized_data AS text), "
+            "actor_email, CAST(additional_data AS text) FROM audit_auditlogentry"
+        )
+        rows = cursor.fetchall()
+
+    text = "\n".join(str(value) for row in rows for value in row if value is not None)
+    # The corrections are on record, masked.
+    assert '"date_of_birth": ["None", "[redacted]"]' in text
+    assert "a***@example.com" in text and "**********0099" in text
+    for secret in (*DEMO_PERSONAL, *CORRECTED, CORRECTED[1][3:]):
         assert secret not in text, f"{secret!r} found in the audit log"
 
 

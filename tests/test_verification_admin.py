@@ -246,36 +246,17 @@ def test_verifications_cannot_be_added_or_deleted_in_the_admin(admin_client):
 # --- Search ---------------------------------------------------------------------------------------
 
 
-def test_search_by_exact_resident_id_uses_the_blind_index(client, reviewer):
-    match = submit_individual()
-    submit_individual(number=another_resident_id())
-    representative = EnterpriseVerificationFactory(legal_rep_id_number=RESIDENT_ID)
-    client.force_login(reviewer)
-
-    found = queue_pks(client, q=RESIDENT_ID.lower())
-
-    assert found == [match.pk, representative.pk]
-
-
-def test_search_looks_at_every_status_unless_one_is_chosen(client, reviewer):
-    decided = submit_individual()
-    service.reject(decided, reviewer, "Blurred.")
-    client.force_login(reviewer)
-
-    assert queue_pks(client, q=RESIDENT_ID) == [decided.pk]
-    assert queue_pks(client, q=RESIDENT_ID, status="submitted") == []
-    assert queue_pks(client) == []
-
-
-def test_search_by_credit_code_phone_and_email(client, reviewer):
+def test_search_by_phone_email_and_reference(client, reviewer):
+    """The search box takes contact details and references; numbers go through the number
+    search (tests/test_sensitive_search.py)."""
     company = EnterpriseVerificationFactory()
     person = VerificationFactory(user=UserFactory(phone="+8613912345678", email="li@example.com"))
     client.force_login(reviewer)
 
-    assert queue_pks(client, q=f" {USCC} ") == [company.pk]
     assert queue_pks(client, q="13912345678") == [person.pk]
     assert queue_pks(client, q="LI@example.com") == [person.pk]
-    assert queue_pks(client, q=another_resident_id()) == []
+    assert queue_pks(client, q=f"v-{company.pk}") == [company.pk]
+    assert queue_pks(client, q=f" {USCC} ") == []
 
 
 # --- The review page: masking and audited unmasking -----------------------------------------------
@@ -295,8 +276,9 @@ def test_staff_without_permission_see_masked_numbers_only(client, reviewer):
     for html in pages:
         for secret in (RESIDENT_ID, USCC, BANK_CARD):
             assert secret not in html
-    assert service.mask(RESIDENT_ID) in pages[1]
-    assert service.mask(BANK_CARD) in pages[2] and service.mask(USCC) in pages[2]
+    assert service.masked(person, "document_number") in pages[1]
+    assert service.masked(company, "bank_account") in pages[2]
+    assert service.masked(company, "credit_code") in pages[2]
     # No document is reachable from the page, and nothing was unmasked.
     for doc in person.documents.all():
         assert document_url(doc) not in pages[1]

@@ -8,32 +8,43 @@ in ``accounts.verification``, like every other caller. Documents are reachable o
 privileged document view here, which audits each view.
 """
 
+import secrets
+import time
 from datetime import timedelta
 
 from auditlog.signals import accessed
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import SEARCH_VAR, ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from audit.records import record_search
 from lib.admin import ObjectAction, ObjectActionsMixin
 from lib.forms import ConfirmForm
 
 from . import services as service
 from .models import GuardianConsent, Verification, VerificationDocument
-from .validators import validate_resident_id, validate_uscc
 
 DECIDE_TEMPLATE = "admin/confirm_action.html"
 STYLES_TEMPLATE = "admin/verification/verification/change_list.html"
+FIND_TEMPLATE = "admin/verification/verification/find_by_number.html"
+
+#: The query parameter naming the results of a search by number: an opaque key into the
+#: session, never the number (web addresses end up in access logs and browser histories).
+FOUND_VAR = "found"
+FOUND_SESSION_KEY = "verification_number_searches"
+FOUND_TTL_SECONDS = 15 * 60
+FOUND_MAX_KEPT = 10  # searches remembered per session
+FOUND_MAX_ROWS = 1000
 
 
 def _phone_e164(term):
@@ -69,7 +80,7 @@ class VerificationStatusFilter(admin.SimpleListFilter):
     default = Verification.Status.SUBMITTED
 
     def __init__(self, request, params, model, model_admin):
-        self.searching = bool(request.GET.get(SEARCH_VAR, "").strip())
+        self.searching = bool(request.GET.get(SEARCH_VAR, "").strip()) or (FOUND_VAR in request.GET)
         super().__init__(request, params, model, model_admin)
 
     def lookups(self, request, model_admin):
@@ -157,14 +168,86 @@ class ConsentRejectForm(forms.Form):
     )
 
 
+class NumberSearchForm(forms.Form):
+    number = forms.CharField(
+        label=_("Number"),
+        max_length=60,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "autofocus": True, "size": 40}
+        ),
+        help_text=_(
+            "A full resident ID, passport or other identity document number, unified social "
+            "credit code or bank account number. Only exact matches are found."
+        ),
+    )
+
+    def clean_number(self):
+        compact = "".join(self.cleaned_data["number"].split()).replace("-", "").upper()
+        if not (compact.isascii() and compact.isalnum() and 4 <= len(compact) <= 30):
+            raise ValidationError(
+                _(
+                    "Enter the full number: 4 to 30 letters and digits (spaces and hyphens are "
+                    "ignored)."
+                )
+            )
+        return compact
+
+
+# --- Searches by number: results behind an opaque key -------------------------------------------
+
+
+def _remember_found(request, pks) -> str:
+    """Keep the results of a search by number in the session for a short while; return the
+    key that names them in the web address."""
+    now = time.time()
+    kept = {
+        key: entry
+        for key, entry in request.session.get(FOUND_SESSION_KEY, {}).items()
+        if entry.get("until", 0) > now
+    }
+    key = secrets.token_urlsafe(16)
+    kept[key] = {"pks": list(pks)[:FOUND_MAX_ROWS], "until": now + FOUND_TTL_SECONDS}
+    newest = sorted(kept.items(), key=lambda item: item[1]["until"])[-FOUND_MAX_KEPT:]
+    request.session[FOUND_SESSION_KEY] = dict(newest)
+    return key
+
+
+def _found_pks(request) -> list[int] | None:
+    """The verifications a search by number found, for the key in the web address; None when
+    there is no key, or it is unknown to this session or expired."""
+    key = request.GET.get(FOUND_VAR)
+    if key is None:
+        return None
+    entry = request.session.get(FOUND_SESSION_KEY, {}).get(key)
+    if not isinstance(entry, dict) or entry.get("until", 0) <= time.time():
+        return None
+    return [int(pk) for pk in entry.get("pks", [])]
+
+
+def _looks_like_a_number(term: str) -> bool:
+    """A term that may be an identity, credit code or bank account number (phone numbers are
+    recognised before this is asked): at least six digits among letters and digits only."""
+    compact = "".join(term.split()).replace("-", "")
+    return compact.isascii() and compact.isalnum() and sum(ch.isdigit() for ch in compact) >= 6
+
+
 # --- Verification review --------------------------------------------------------------------------
 
 
 class VerificationChangeList(ChangeList):
-    """The queue never loads (and so never decrypts) the sensitive numbers."""
+    """The queue never loads (and so never decrypts) the sensitive numbers. ``?found=<key>``
+    lists the results of a search by number (see ``find_by_number_view``)."""
+
+    def get_filters_params(self, params=None):
+        lookup_params = super().get_filters_params(params)
+        lookup_params.pop(FOUND_VAR, None)
+        return lookup_params
 
     def get_queryset(self, request, exclude_parameters=None):
-        return super().get_queryset(request, exclude_parameters).defer(*service.SENSITIVE_FIELDS)
+        queryset = super().get_queryset(request, exclude_parameters)
+        if FOUND_VAR in request.GET:
+            queryset = queryset.filter(pk__in=_found_pks(request) or [])
+        return queryset.defer(*service.SENSITIVE_FIELDS)
 
 
 def _approve(verification, user, data):
@@ -243,7 +326,7 @@ def _masked_display(field):
         value = getattr(obj, field)
         if not value:
             return "—"
-        return value if getattr(obj, "_show_sensitive", False) else service.mask(value)
+        return value if getattr(obj, "_show_sensitive", False) else service.masked(obj, field)
 
     show.__name__ = f"{field}_shown"
     return show
@@ -276,6 +359,7 @@ class VerificationAdmin(ObjectActionsMixin, admin.ModelAdmin):
     credit_code_shown = _masked_display("credit_code")
     legal_rep_id_number_shown = _masked_display("legal_rep_id_number")
     bank_account_shown = _masked_display("bank_account")
+    student_id_shown = _masked_display("student_id")
 
     review_fields = (
         "rejection_reason",
@@ -295,7 +379,7 @@ class VerificationAdmin(ObjectActionsMixin, admin.ModelAdmin):
                     "legal_name",
                     "document_type",
                     "document_number_shown",
-                    "student_id",
+                    "student_id_shown",
                     "institution",
                 )
             },
@@ -324,7 +408,7 @@ class VerificationAdmin(ObjectActionsMixin, admin.ModelAdmin):
     def lookup_allowed(self, lookup, value, request=None):
         # No filtering on encrypted numbers through the URL: it would let staff without the
         # sensitive-data permission test guesses (?bank_account=...) against masked values.
-        if lookup.split("__", 1)[0] in service.SENSITIVE_FIELDS:
+        if lookup.split("__", 1)[0] in service.MASKED_FIELDS:
             return False
         return super().lookup_allowed(lookup, value, request)
 
@@ -367,24 +451,86 @@ class VerificationAdmin(ObjectActionsMixin, admin.ModelAdmin):
         return _who_when(obj.decided_by, obj.decided_at)
 
     def get_search_results(self, request, queryset, search_term):
-        """Exact ID numbers and credit codes through the blind index; phones in E.164."""
+        """Phones in E.164, ``V-`` numbers and e-mail addresses. Identity, credit code and bank
+        account numbers are never searched here: a search term travels in the web address (and
+        so into access logs), and the search would confirm a guessed number to staff who see it
+        masked. They are found through the number search, a form sent by POST."""
         term = search_term.strip()
         if not term:
             return super().get_search_results(request, queryset, search_term)
-        for validate in (validate_resident_id, validate_uscc):
-            try:
-                number = validate(term)
-            except ValidationError:
-                continue
-            return queryset.filter(
-                Q(document_number=number) | Q(legal_rep_id_number=number) | Q(credit_code=number)
-            ), False
         if term.upper().startswith("V-") and (term[2:].isascii() and term[2:].isdigit()):
             return queryset.filter(pk=int(term[2:])), False
         phone = _phone_e164(term)
         if phone is not None:
             return queryset.filter(user__phone=phone), False
+        if _looks_like_a_number(term):
+            if service.can_see_sensitive(request.user):
+                messages.info(
+                    request,
+                    _(
+                        "The search box does not look for identity, credit code or bank account "
+                        "numbers, so that they never appear in a web address: use “Find by "
+                        "number”."
+                    ),
+                )
+            else:
+                messages.info(
+                    request,
+                    _(
+                        "The search box does not look for identity, credit code or bank account "
+                        "numbers. Finding a verification by its number needs the permission for "
+                        "sensitive data."
+                    ),
+                )
+            return queryset.none(), False
         return super().get_search_results(request, queryset, search_term)
+
+    def changelist_view(self, request, extra_context=None):
+        context = {"can_search_numbers": self._may_search_numbers(request)}
+        if FOUND_VAR in request.GET:
+            if not context["can_search_numbers"]:
+                raise PermissionDenied
+            found = _found_pks(request)
+            if found is None:
+                messages.warning(request, _("Those search results have expired: search again."))
+                return redirect("admin:verification_verification_find")
+            context.update(found_search=True, found_count=len(found))
+        return super().changelist_view(request, {**context, **(extra_context or {})})
+
+    def _may_search_numbers(self, request) -> bool:
+        return self.has_view_or_change_permission(request) and service.can_see_sensitive(
+            request.user
+        )
+
+    def find_by_number_view(self, request):
+        """Find verifications by an exact number (VER-4): only for staff who may see numbers,
+        sent by POST so the number never enters a web address, answered with a redirect to
+        the results under an opaque, short-lived key. Every search is in the audit log: who,
+        when and how many verifications it found, never the number."""
+        if not self._may_search_numbers(request):
+            raise PermissionDenied
+        form = NumberSearchForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            pks = list(
+                service.find_by_number(form.cleaned_data["number"])
+                .order_by("submitted_at", "id")
+                .values_list("pk", flat=True)[:FOUND_MAX_ROWS]
+            )
+            record_search(request.user, Verification, hits=len(pks), what="number")
+            if not pks:
+                form = NumberSearchForm()  # the number is not echoed back into the page
+                messages.info(request, _("No verification has that number."))
+            else:
+                key = _remember_found(request, pks)
+                changelist = reverse("admin:verification_verification_changelist")
+                return redirect(f"{changelist}?{FOUND_VAR}={key}")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Find verifications by number"),
+            "form": form,
+        }
+        return TemplateResponse(request, FIND_TEMPLATE, context)
 
     # -- the review page: everything read-only, decisions through the action buttons --
 
@@ -416,7 +562,7 @@ class VerificationAdmin(ObjectActionsMixin, admin.ModelAdmin):
             # Nothing on this page is edited; decisions go through the action buttons.
             return redirect(change_url)
         show = obj._show_sensitive
-        if show and any(getattr(obj, f) for f in service.SENSITIVE_FIELDS):
+        if show and any(getattr(obj, f) for f in service.MASKED_FIELDS):
             # Seeing the numbers unmasked is itself an audited access (VER-4).
             accessed.send(sender=Verification, instance=obj)
         documents = list(obj.documents.all())
@@ -445,6 +591,11 @@ class VerificationAdmin(ObjectActionsMixin, admin.ModelAdmin):
 
     def get_urls(self):
         return [
+            path(
+                "find/",
+                self.admin_site.admin_view(self.find_by_number_view),
+                name="verification_verification_find",
+            ),
             path(
                 "<int:pk>/documents/<int:doc_pk>/",
                 self.admin_site.admin_view(self.document_view),

@@ -21,7 +21,8 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from lib.files import serve_private_file
-from lib.uploads import ALLOWED, CleanFile, validate_upload
+from lib.masking import mask_number, mask_resident_id
+from lib.uploads import ALLOWED, CleanFile, check_pixel_budget, clean, inspect_upload
 
 from .models import GuardianConsent, Verification, VerificationDocument
 
@@ -71,15 +72,30 @@ def can_use_api(user) -> bool:
 
 # --- Masking (VER-4) ----------------------------------------------------------------------------
 
+#: the one masking rule for numbers (lib/masking.py), under the name callers know
+mask = mask_number
 
-def mask(value: str | None, keep_start: int = 4, keep_end: int = 4) -> str:
-    """``110105199001011234`` -> ``1101**********1234``; short values are fully masked."""
+#: the numbers shown masked, each with the mask its kind of number needs
+MASKED_FIELDS = (
+    "document_number",
+    "credit_code",
+    "legal_rep_id_number",
+    "bank_account",
+    "student_id",
+)
+
+
+def masked(verification, field: str) -> str:
+    """The masked form of one of ``MASKED_FIELDS`` of ``verification``: resident ID numbers
+    show only their check character, other numbers at most their last four characters."""
+    value = getattr(verification, field)
     if not value:
         return ""
-    value = str(value)
-    if len(value) <= keep_start + keep_end + 2:
-        return "*" * len(value)
-    return value[:keep_start] + "*" * (len(value) - keep_start - keep_end) + value[-keep_end:]
+    resident_id = field == "legal_rep_id_number" or (
+        field == "document_number"
+        and verification.document_type == Verification.DocumentType.RESIDENT_ID
+    )
+    return mask_resident_id(value) if resident_id else mask_number(value)
 
 
 SENSITIVE_FIELDS = ("document_number", "credit_code", "legal_rep_id_number", "bank_account")
@@ -100,7 +116,7 @@ class NewDocument:
 
 def validate_documents(uploads: dict) -> list[NewDocument]:
     """Check {kind: uploaded file} by content and size; raise one ValidationError for all."""
-    errors, docs = {}, []
+    errors, inspected, docs = {}, {}, []
     total = 0
     for kind, upload in uploads.items():
         if upload is None:
@@ -112,12 +128,21 @@ def validate_documents(uploads: dict) -> list[NewDocument]:
                     % {"limit": filesizeformat(settings.VERIFICATION_DOCUMENT_MAX_BYTES)},
                     code="too_large",
                 )
-            clean = validate_upload(upload)
+            inspected[kind] = inspect_upload(upload)
+        except ValidationError as exc:
+            errors[kind] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    # All images of the submission together, before any is decoded (lib.uploads).
+    check_pixel_budget(inspected.values())
+    for kind, item in inspected.items():
+        try:
+            cleaned = clean(item)
         except ValidationError as exc:
             errors[kind] = exc.messages
             continue
-        total += len(clean.data)
-        docs.append(NewDocument(kind, clean))
+        total += len(cleaned.data)
+        docs.append(NewDocument(kind, cleaned))
     if errors:
         raise ValidationError(errors)
     if total > settings.VERIFICATION_SUBMISSION_MAX_BYTES:
@@ -194,6 +219,19 @@ def _duplicate_filter(verification):
         if value:
             q |= Q(**{field: value})
     return q
+
+
+def find_by_number(number: str):
+    """Verifications holding ``number`` as an identity document, legal representative's ID,
+    credit code or bank account number: exact matches through the blind index, so no row is
+    decrypted. For staff allowed to see numbers (the admin's number search checks it)."""
+    number = "".join(str(number).split()).upper()
+    if not number:
+        return Verification.objects.none()
+    q = Q(document_number=number) | Q(legal_rep_id_number=number) | Q(credit_code=number)
+    if number.isdigit():  # a bank account is digits only; letters never match one
+        q |= Q(bank_account=number)
+    return Verification.objects.filter(q)
 
 
 def find_duplicates(verification):

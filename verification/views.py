@@ -42,10 +42,11 @@ def _verification_rows(user):
             {
                 "verification": item,
                 "masked": [
-                    (label, service.mask(getattr(item, name)))
+                    (label, service.masked(item, name))
                     for name, label in MASKED_FIELDS[item.kind]
                     if getattr(item, name)
                 ],
+                "student_id": service.masked(item, "student_id"),
                 "documents": list(item.documents.all()),
             }
         )
