@@ -46,17 +46,10 @@ class SignupForm(PhoneForm):
 
     field_order = ["phone", "date_of_birth", "email", "preferred_language", "accept", "code"]
 
-    def clean_phone(self):
-        phone = self.cleaned_data["phone"]
-        if User.objects.filter(phone=phone).exists():
-            raise forms.ValidationError(_("This number already has an account. Sign in instead."))
-        return phone
-
+    # Neither the number nor the e-mail address is checked against existing accounts here: the
+    # form answers the same for both until the code proves the number (accounts.views.signup).
     def clean_email(self):
-        email = (self.cleaned_data.get("email") or "").strip().lower()
-        if email and User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError(_("An account with this e-mail address already exists."))
-        return email or None
+        return (self.cleaned_data.get("email") or "").strip().lower() or None
 
     def clean_date_of_birth(self):
         dob = self.cleaned_data["date_of_birth"]

@@ -10,11 +10,16 @@ from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 
 from .models import PhoneCode, hash_code
-from .sms import send_sms
+from .sms import SmsDeliveryError, send_sms
 
 
 class CodeError(Exception):
     """A user-facing reason why a code could not be sent or accepted."""
+
+
+class CodeThrottled(CodeError):
+    """No code was sent because a limit on codes per number or per network was reached (the
+    views answer 429)."""
 
 
 def _lock_number(phone: str) -> None:
@@ -29,7 +34,8 @@ def send_code(phone, purpose: str, ip_address: str | None = None, deliver: bool 
     """Send a fresh code unless the phone or the client address is over its limit.
 
     With ``deliver=False`` the attempt is recorded (it counts towards the limits) but no SMS is
-    sent: used when the number has no account, so that callers answer the same either way.
+    sent. Sign-in and sign-up always deliver, registered number or not: the same work and the
+    same answer either way, so neither tells who has an account.
     """
     phone = str(phone)
     with transaction.atomic():
@@ -42,20 +48,22 @@ def send_code(phone, purpose: str, ip_address: str | None = None, deliver: bool 
         latest = recent.order_by("-created_at").values_list("created_at", flat=True).first()
         if latest and (now - latest).total_seconds() < settings.SMS_CODE_MIN_INTERVAL_SECONDS:
             wait = settings.SMS_CODE_MIN_INTERVAL_SECONDS - int((now - latest).total_seconds())
-            raise CodeError(
+            raise CodeThrottled(
                 _("Please wait %(seconds)d seconds before asking for another code.")
                 % {"seconds": wait}
             )
         if recent.count() >= settings.SMS_CODE_MAX_PER_PHONE_PER_HOUR:
-            raise CodeError(_("Too many codes were sent to this number. Try again in an hour."))
+            raise CodeThrottled(_("Too many codes were sent to this number. Try again in an hour."))
         if ip_address and (
             PhoneCode.objects.filter(ip_address=ip_address, created_at__gte=hour_ago).count()
             >= settings.SMS_CODE_MAX_PER_IP_PER_HOUR
         ):
-            raise CodeError(_("Too many codes were requested from your network. Try again later."))
+            raise CodeThrottled(
+                _("Too many codes were requested from your network. Try again later.")
+            )
 
         code = PhoneCode.generate()
-        PhoneCode.objects.create(
+        record = PhoneCode.objects.create(
             phone=phone,
             purpose=purpose,
             code_hash=hash_code(phone, code),
@@ -65,11 +73,20 @@ def send_code(phone, purpose: str, ip_address: str | None = None, deliver: bool 
     if not deliver:
         return
     minutes = max(1, settings.SMS_CODE_TTL_SECONDS // 60)
-    send_sms(
-        phone,
-        _("Your verification code is %(code)s. It expires in %(minutes)d minutes.")
-        % {"code": code, "minutes": minutes},
-    )
+    try:
+        send_sms(
+            phone,
+            _("Your verification code is %(code)s. It expires in %(minutes)d minutes.")
+            % {"code": code, "minutes": minutes},
+            params={"code": code, "minutes": str(minutes)},
+        )
+    except SmsDeliveryError:
+        # No code stays valid that may never have arrived. The attempt still counts towards the
+        # limits: after a timeout the provider may have delivered it all the same.
+        PhoneCode.objects.filter(pk=record.pk).update(expires_at=timezone.now())
+        raise CodeError(
+            _("We could not send the SMS just now. Please try again in a few minutes.")
+        ) from None
 
 
 def verify_code(phone, purpose: str, code: str) -> None:

@@ -224,18 +224,43 @@ def cookie_policy_url() -> str:
 
 
 def record_choices(choices: dict[str, bool], *, request, user=None, visitor="", wording, button=""):
-    """One ledger event per optional category (grant or withdraw), all or nothing."""
+    """One ledger event per optional category whose decision changes (grant or withdraw), all
+    or nothing; the events written (none when nothing changed).
+
+    A category whose current decision is the same, under the cookie policy version in force,
+    is not recorded again: sending the same choice twice is not a new decision, and scripted
+    repeats must not grow the append-only ledger. A new policy version makes the same choice a
+    new decision (consent given to other terms).
+    """
     if set(choices) != set(CATEGORIES):
         raise ValueError("A cookie choice names every optional category.")
     with transaction.atomic():
+        ledger.lock()  # compare and append under one lock: parallel repeats write once
         purposes = ensure_cookie_purposes()
         version = policies.current_version_of(COOKIE_POLICY_SLUG)
+        current = {
+            purpose_id: (granted, version_id)
+            for purpose_id, granted, version_id in ConsentState.objects.filter(
+                subject=ledger.subject_key(user, visitor),
+                purpose__in=list(purposes.values()),
+            ).values_list("purpose_id", "granted", "event__policy_version_id")
+        }
+        version_id = version.pk if version is not None else None
+        changed = [
+            category
+            for category in CATEGORIES
+            if current.get(purposes[category].pk) != (choices[category], version_id)
+        ]
+        if not changed:
+            return []
         proof = policies.evidence_from_request(request, wording)
         if button:
             proof = {**proof, "choice": button}
         return [
             ledger.record(
-                action=ConsentEvent.Action.GRANT if granted else ConsentEvent.Action.WITHDRAW,
+                action=ConsentEvent.Action.GRANT
+                if choices[category]
+                else ConsentEvent.Action.WITHDRAW,
                 channel=ConsentEvent.Channel.COOKIE_BANNER,
                 user=user,
                 visitor=visitor,
@@ -243,7 +268,7 @@ def record_choices(choices: dict[str, bool], *, request, user=None, visitor="", 
                 policy_version=version,
                 evidence=proof,
             )
-            for category, granted in ((c, choices[c]) for c in CATEGORIES)
+            for category in changed
         ]
 
 

@@ -59,6 +59,13 @@ def _head():
     return head
 
 
+def lock() -> None:
+    """Take the ledger's lock for the rest of the current transaction: for a caller that reads
+    the current state to decide whether to append, so that deciding and appending are one step
+    and parallel requests cannot both decide to append the same decision."""
+    _head()
+
+
 def record(
     *,
     action,

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import PhoneCode
 from accounts.services import CodeError, send_code
+from lib import ratelimits
 from lib.network import client_ip
 from lib.registry import registry
 
@@ -74,6 +75,8 @@ def export_download(request, pk):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+# Codes and passwords entered to confirm it is the account holder, counted per account.
+@ratelimits.limit_posts(ratelimits.Limit(ratelimits.REAUTH_PER_USER, ratelimits.signed_in_user))
 def delete_account(request):
     """Delete my account: re-authenticated, confirmed, then scheduled with a cooling-off
     period; the person is signed out and shown the date and the certificate code."""

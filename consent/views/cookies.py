@@ -1,6 +1,9 @@
 """The cookie banner's form and the cookie settings page (CON-4).
 
-A plain HTML form: accepting, rejecting and saving work without JavaScript.
+A plain HTML form: accepting, rejecting and saving work without JavaScript. Anyone may post it,
+so it is rate-limited per network, and more tightly when the post has no visitor cookie and
+would start a new visitor (a script that drops its cookies); repeating the choice in force
+writes nothing (``cookies.record_choices``).
 """
 
 from django.contrib import messages
@@ -9,6 +12,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from lib import ratelimits
 from lib.http import safe_next
 
 from .. import cookies
@@ -40,6 +44,7 @@ def _render_settings(request, *, error="", status=200, selected=None):
 
 
 @require_http_methods(["GET", "POST"])
+@ratelimits.limit_posts(ratelimits.Limit(ratelimits.COOKIE_CHOICES_PER_ADDRESS))
 def cookie_settings(request):
     """GET: the settings page. POST ``choice=accept_all|reject_all|save``: record and go back."""
     if request.method == "GET":
@@ -60,7 +65,12 @@ def cookie_settings(request):
         for category in cookies.CATEGORIES
     }
     signed_in = request.user.is_authenticated
-    visitor = "" if signed_in else (cookies.read_visitor(request) or cookies.new_visitor_id())
+    visitor = "" if signed_in else cookies.read_visitor(request)
+    if not signed_in and not visitor:
+        exceeded = ratelimits.count(request, ratelimits.Limit(ratelimits.NEW_VISITORS_PER_ADDRESS))
+        if exceeded is not None:
+            return ratelimits.too_many_requests(request, exceeded)
+        visitor = cookies.new_visitor_id()
     wording = cookies.SETTINGS_TEXT if choice == "save" else cookies.BANNER_TEXT
     cookies.record_choices(
         decisions,
