@@ -19,9 +19,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from lib.admin import ObjectAction, ObjectActionsMixin
+from lib.admin import ObjectAction, ObjectActionsMixin, TolerantAutocompleteMixin
 
-from . import fulfilment, workflow
+from . import fulfilment, references, workflow
 from .attachments import attachments_total
 from .forms import (
     AskRequesterForm,
@@ -327,11 +327,30 @@ def available_actions(req) -> list[str]:
     return [a.name for a in request_actions(req) if a.allowed(req)]
 
 
+def search_by_reference(request, queryset, term, path):
+    """Rows whose request has the reference ``term`` (any case, hyphens optional, old sequential
+    references too); none, with a warning, when its check character shows a typo."""
+    try:
+        values = references.lookup_values(term)
+    except references.InvalidReference as exc:
+        if exc.code == "check":
+            messages.warning(
+                request,
+                gettext(
+                    "The reference “%(ref)s” has a typing mistake: its last character does not "
+                    "match the others."
+                )
+                % {"ref": term[:40]},
+            )
+        return queryset.none()
+    return queryset.filter(**{f"{path}__in": values})
+
+
 # --- The admin ----------------------------------------------------------------------------------
 
 
 @admin.register(DataSubjectRequest)
-class DataSubjectRequestAdmin(ObjectActionsMixin, admin.ModelAdmin):
+class DataSubjectRequestAdmin(ObjectActionsMixin, TolerantAutocompleteMixin, admin.ModelAdmin):
     list_display = (
         "reference",
         "kind",
@@ -539,12 +558,12 @@ class DataSubjectRequestAdmin(ObjectActionsMixin, admin.ModelAdmin):
         from phonenumber_field.phonenumber import to_python
 
         term = search_term.strip()
-        if term and not term.upper().startswith("DSR-"):
+        if references.looks_like_reference(term):
+            return search_by_reference(request, queryset, term, "reference"), False
+        if term:
             number = to_python(term)
             if number is not None and number.is_valid():
                 return queryset.filter(requester__phone=number.as_e164), False
-        if term.upper().startswith("DSR-"):
-            return queryset.filter(reference=term.upper()), False
         return super().get_search_results(request, queryset, search_term)
 
     # -- bulk action --
@@ -664,6 +683,12 @@ class RequestMessageAdmin(admin.ModelAdmin):
     list_filter = ("internal", "from_staff")
     list_select_related = ("request",)
     search_fields = ("=request__reference",)
+
+    def get_search_results(self, request, queryset, search_term):
+        if references.looks_like_reference(search_term):
+            return search_by_reference(request, queryset, search_term, "request__reference"), False
+        return super().get_search_results(request, queryset, search_term)
+
     raw_id_fields = ("request", "author")
     show_full_result_count = False
     readonly_fields = ("request", "author", "from_staff", "internal", "body", "created_at")

@@ -2,6 +2,16 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 
+def _user_has_request(user, reference) -> bool:
+    from . import references
+
+    try:
+        values = references.lookup_values(reference)
+    except references.InvalidReference:
+        return False
+    return user.data_requests.filter(reference__in=values).exists()
+
+
 class RequestsConfig(AppConfig):
     """Data-subject requests (the "support tickets" of the policy), their SLA and fulfilment.
 
@@ -19,9 +29,7 @@ class RequestsConfig(AppConfig):
         from lib.hooks import register_reference_check
 
         # Staff recording a consent decision under a request name one of the user's requests.
-        register_reference_check(
-            lambda user, reference: user.data_requests.filter(reference=reference).exists()
-        )
+        register_reference_check(_user_has_request)
 
         from .models import (
             Attachment,

@@ -1,6 +1,7 @@
 """Attachments of requests: the limits per message and per request, and storage (DESIGN:
-uploads validated by content, size-limited, private). Each file is checked by
-``lib.uploads.validate_upload``."""
+uploads validated by content, size-limited, private, encrypted at rest). Each file is checked
+by ``lib.uploads``: all of a message's files are inspected (size, type, pixels from the image
+header) and held to the per-submission pixel budget before any of them is decoded."""
 
 import hashlib
 
@@ -11,7 +12,7 @@ from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
-from lib.uploads import CleanFile, validate_upload
+from lib.uploads import CleanFile, check_pixel_budget, clean, inspect_upload
 
 
 def validate_uploads(uploads, existing_total: int = 0) -> list[CleanFile]:
@@ -23,10 +24,19 @@ def validate_uploads(uploads, existing_total: int = 0) -> list[CleanFile]:
             % {"count": settings.ATTACHMENT_MAX_FILES_PER_MESSAGE},
             code="too_many",
         )
-    cleaned, errors = [], []
+    inspected, errors = [], []
     for upload in uploads:
         try:
-            cleaned.append(validate_upload(upload))
+            inspected.append(inspect_upload(upload))
+        except ValidationError as exc:
+            errors.extend(exc.messages)
+    if errors:
+        raise ValidationError(errors)
+    check_pixel_budget(inspected)
+    cleaned = []
+    for item in inspected:
+        try:
+            cleaned.append(clean(item))
         except ValidationError as exc:
             errors.extend(exc.messages)
     if errors:

@@ -305,8 +305,17 @@ def attachment_path(instance, filename):
     return f"requests/{now:%Y/%m}/{uuid.uuid4().hex}"
 
 
+def attachment_storage():
+    """Encrypted at rest like verification documents (VER-4), with no URL. Attachments written
+    before encryption was switched on are still read from the plaintext store until
+    ``manage.py encrypt_attachments`` has encrypted them."""
+    from vault.storage import EncryptedStorageWithPlaintextPast
+
+    return EncryptedStorageWithPlaintextPast(legacy="default")
+
+
 class Attachment(models.Model):
-    """A file attached to a message, stored privately and served only through a checked view."""
+    """A file attached to a message, encrypted at rest and served only through a checked view."""
 
     message = models.ForeignKey(
         RequestMessage,
@@ -319,7 +328,7 @@ class Attachment(models.Model):
     request = models.ForeignKey(
         DataSubjectRequest, on_delete=models.CASCADE, related_name="attachments"
     )
-    file = models.FileField(upload_to=attachment_path, max_length=200)
+    file = models.FileField(storage=attachment_storage, upload_to=attachment_path, max_length=200)
     filename = models.CharField(_("file name"), max_length=200)
     content_type = models.CharField(max_length=100)
     size = models.PositiveIntegerField()

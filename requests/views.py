@@ -1,17 +1,21 @@
 """The account center's request pages (RGT-1..5). Every query starts from ``request.user``: a
 request that is not the user's own is a 404, never a 403."""
 
+from functools import wraps
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from lib import ratelimits
 from lib.files import serve_private_file
 
-from . import emails, fulfilment, workflow
+from . import emails, fulfilment, references, workflow
 from .attachments import attachments_total
 from .forms import NewRequestForm, ReplyForm
 from .models import Attachment, DataSubjectRequest, RequestKind
@@ -19,8 +23,44 @@ from .models import Attachment, DataSubjectRequest, RequestKind
 PAGE_SIZE = 20
 
 
+class RequestNotFound(Http404):
+    """No request of this user has the reference; ``mistyped`` when its check character shows
+    a typo (the lookup was not even tried)."""
+
+    def __init__(self, mistyped=False):
+        super().__init__("No such request.")
+        self.mistyped = mistyped
+
+
 def get_request_for_user(user, reference):
-    return get_object_or_404(DataSubjectRequest, requester=user, reference=reference)
+    """The user's request by its reference, typed in any case and with or without hyphens;
+    old sequential references still work."""
+    try:
+        candidates = references.lookup_values(reference)
+    except references.InvalidReference as exc:
+        raise RequestNotFound(mistyped=exc.code == "check") from None
+    req = DataSubjectRequest.objects.filter(requester=user, reference__in=candidates).first()
+    if req is None:
+        raise RequestNotFound()
+    return req
+
+
+def reference_not_found_page(view):
+    """Answer an unknown or mistyped reference with a 404 page that says which it is."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except RequestNotFound as exc:
+            return render(
+                request,
+                "requests/not_found.html",
+                {"reference": kwargs.get("reference", ""), "mistyped": exc.mistyped},
+                status=404,
+            )
+
+    return wrapper
 
 
 @login_required
@@ -36,6 +76,9 @@ def request_list(request):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@ratelimits.limit_posts(
+    ratelimits.Limit(ratelimits.REQUEST_FILING_PER_USER, ratelimits.signed_in_user)
+)
 def request_new(request):
     form = NewRequestForm(
         request.POST or None,
@@ -92,9 +135,12 @@ def _new_context(form):
 
 
 @login_required
+@reference_not_found_page
 @require_http_methods(["GET", "POST"])
 def request_detail(request, reference):
     req = get_request_for_user(request.user, reference)
+    if request.method == "GET" and reference != req.reference:
+        return redirect("requests:detail", reference=req.reference)  # one address per request
     form = ReplyForm(
         request.POST or None, request.FILES or None, existing_total=attachments_total(req)
     )
@@ -138,6 +184,7 @@ def request_detail(request, reference):
 
 
 @login_required
+@reference_not_found_page
 @require_http_methods(["GET", "POST"])
 def request_withdraw(request, reference):
     req = get_request_for_user(request.user, reference)
@@ -167,6 +214,7 @@ def serve_attachment(attachment):
 
 
 @login_required
+@reference_not_found_page
 def attachment_download(request, reference, pk):
     req = get_request_for_user(request.user, reference)
     visible = Q(message__isnull=True) | Q(message__internal=False)

@@ -12,14 +12,14 @@ through the outbox.
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from notifications.services import enqueue
 
-from . import emails, fulfilment
+from . import emails, fulfilment, references
 from .attachments import store_attachments
 from .clock import current_policy
 from .models import (
@@ -115,9 +115,7 @@ def save_new_request(req, files=()):
     stored = []
     try:
         with transaction.atomic():
-            req.save()
-            req.reference = f"DSR-{timezone.localtime(req.received_at).year}-{req.pk:06d}"
-            req.save(update_fields=["reference"])
+            _insert_with_reference(req)
             _event(
                 req,
                 RequestEvent.Kind.SUBMITTED,
@@ -131,6 +129,28 @@ def save_new_request(req, files=()):
         _discard(stored)
         raise
     return req
+
+
+# A clash of 40 random bits is rare; five in a row means something else is wrong.
+REFERENCE_ATTEMPTS = 5
+
+
+def _insert_with_reference(req):
+    """Insert the new request under a fresh random reference (``requests/references.py``),
+    drawing again, inside the caller's transaction, if the reference is already taken."""
+    year = timezone.localtime(req.received_at).year
+    for _attempt in range(REFERENCE_ATTEMPTS):
+        req.reference = references.generate(year)
+        try:
+            # A savepoint: a clash rolls back this insert only, not the caller's transaction.
+            with transaction.atomic():
+                req.save(force_insert=True)
+            return
+        except IntegrityError:
+            req.pk = None
+            if not DataSubjectRequest.objects.filter(reference=req.reference).exists():
+                raise  # another constraint, not a clash of references
+    raise TransitionError(_("No free request reference could be drawn; please try again."))
 
 
 # --- Transitions --------------------------------------------------------------------------------

@@ -200,7 +200,9 @@ def test_the_dpo_applies_some_changes_and_refuses_others(dpo_client, dpo, correc
     assert {"email", "date_of_birth"} <= changed
     assert "username" not in changed
     email_entry = next(e for e in entries if "email" in e.changes_dict)
-    assert email_entry.changes_dict["email"][1] == "new@example.com"
+    # The correction is on record, with the value masked (AUD-1).
+    assert email_entry.changes_dict["email"][1] == "n***@example.com"
+    assert "new@example.com" not in str(email_entry.changes)
 
 
 def test_applying_every_change_needs_no_reason(dpo_client, correction, user):
@@ -485,13 +487,13 @@ def test_the_answer_to_a_deletion_says_what_was_erased_and_what_is_kept(
 def test_a_profile_deletion_scrubs_only_the_profile_values_in_the_audit_trail(
     dpo_client, dpo, deletion_request, user
 ):
-    # Earlier, the DPO corrected the date of birth (an "account" field, not asked to be deleted)
+    # Earlier, the DPO corrected the phone number (an "account" field, not asked to be deleted)
     # and the e-mail address (a "profile" field, asked to be deleted).
     with set_actor(dpo):
-        corrections.apply(user, {"date_of_birth": "1990-01-02"})
+        corrections.apply(user, {"phone": NEW_PHONE})
         corrections.apply(user, {"email": "before-erasure@example.com"})
     entries = user_audit_entries(user, dpo)
-    birth = entries.get(changes__has_key="date_of_birth")
+    phone = entries.get(changes__has_key="phone")
     email = entries.get(changes__has_key="email")
 
     complete(dpo_client, deletion_request)
@@ -499,9 +501,9 @@ def test_a_profile_deletion_scrubs_only_the_profile_values_in_the_audit_trail(
     email.refresh_from_db()
     assert REDACTED in email.changes_dict["email"]
     assert "before-erasure@example.com" not in str(email.changes)
-    # The record of the date-of-birth correction is not about the profile: it stays whole.
-    birth.refresh_from_db()
-    assert birth.changes_dict["date_of_birth"][1] == "1990-01-02"
+    # The record of the phone correction is not about the profile: it keeps its masked value.
+    phone.refresh_from_db()
+    assert phone.changes_dict["phone"][1] == "*" * 10 + NEW_PHONE[-4:]
 
 
 def test_a_category_that_cannot_be_deleted_on_request_fails_and_erases_nothing(

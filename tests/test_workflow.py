@@ -103,9 +103,10 @@ def test_filed_request_is_submitted_with_a_15_day_deadline_and_a_public_submitte
     assert (event.kind, event.public, event.actor) == (E.SUBMITTED, True, user)
 
 
-def test_reference_is_dsr_year_and_six_digit_number(req):
-    assert re.fullmatch(r"DSR-2025-\d{6}", req.reference)
-    assert req.reference == f"DSR-2025-{req.pk:06d}"
+def test_reference_is_dsr_year_and_a_random_checked_code(req):
+    # Details of the format and its check character: tests/test_references.py.
+    code = "[0-9A-HJKMNP-TV-Z]"
+    assert re.fullmatch(rf"DSR-2025-{code}{{4}}-{code}{{4}}-{code}", req.reference)
     assert str(req) == req.reference
 
 

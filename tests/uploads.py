@@ -8,11 +8,26 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-MINIMAL_PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\n"
-    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+
+def build_pdf(*objects: bytes) -> bytes:
+    """A well-formed PDF of the given object bodies (1 0 obj is the catalog), with a correct
+    cross-reference table, so a PDF reader has nothing to repair."""
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj" % number + body + b"endobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return out
+
+
+MINIMAL_PDF = build_pdf(
+    b"<</Type/Catalog/Pages 2 0 R>>",
+    b"<</Type/Pages/Kids[3 0 R]/Count 1>>",
+    b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]/Resources<<>>>>",
 )
 
 
@@ -71,8 +86,10 @@ def pdf_upload(name="letter.pdf", data=MINIMAL_PDF):
 
 
 def stored_files():
-    """Every file in the private store (tests point it at a temporary folder)."""
-    root = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
-    if not root.exists():
-        return []
-    return [p for p in root.rglob("*") if p.is_file()]
+    """Every attachment file: the encrypted ones and any left in the old plaintext store
+    (tests point both at temporary folders)."""
+    roots = [
+        Path(settings.SENSITIVE_MEDIA_ROOT) / "requests",
+        Path(settings.STORAGES["default"]["OPTIONS"]["location"]),
+    ]
+    return [p for root in roots if root.exists() for p in root.rglob("*") if p.is_file()]

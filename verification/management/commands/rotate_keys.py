@@ -2,7 +2,9 @@
 
 Encrypted fields and encrypted files are discovered generically: every concrete
 ``vault.fields.EncryptedTextField`` of every installed model, and every ``FileField`` whose
-storage is a ``vault.storage.EncryptedFileSystemStorage``.
+storage is a ``vault.storage.EncryptedFileSystemStorage`` (verification documents and request
+attachments). A file of such a field still in plaintext from before the field was encrypted
+(``EncryptedStorageWithPlaintextPast``) is encrypted under the primary key on the way.
 """
 
 from django.apps import apps
@@ -13,7 +15,7 @@ from django.db.models.functions import Cast
 
 from vault import keys
 from vault.fields import SEPARATOR, EncryptedTextField
-from vault.storage import EncryptedFileSystemStorage
+from vault.storage import EncryptedFileSystemStorage, EncryptedStorageWithPlaintextPast
 
 RAW = "_rotate_raw"
 
@@ -87,10 +89,12 @@ class Command(BaseCommand):
                 f"{model._meta.label}.{field.name}: {changed} {verb}, {current} already current"
             )
         for model, field in encrypted_file_fields():
-            changed, current = self._rotate_files(model, field)
+            changed, current, plaintext = self._rotate_files(model, field)
+            encrypted = "would be encrypted" if dry_run else "encrypted"
             self.stdout.write(
                 f"{model._meta.label}.{field.name}: {changed} files {verb}, "
                 f"{current} already current"
+                + (f", {plaintext} plaintext files {encrypted}" if plaintext else "")
             )
         self.stdout.write(self.style.SUCCESS("Dry run: nothing written." if dry_run else "Done."))
 
@@ -158,7 +162,7 @@ class Command(BaseCommand):
     # -- files --
 
     def _rotate_files(self, model, field):
-        changed = current = 0
+        changed = current = plaintext = 0
         storage = field.storage
         last_pk = None
         while True:
@@ -178,6 +182,15 @@ class Command(BaseCommand):
                     break
                 last_pk = rows[-1][0]
                 for pk, name in rows:
+                    if isinstance(storage, EncryptedStorageWithPlaintextPast) and (
+                        storage.is_plaintext(name)
+                    ):
+                        # Written before the field was encrypted (encrypt_attachments has not
+                        # reached it yet): encrypting it now puts it under the primary key.
+                        if not self.dry_run:
+                            storage.encrypt_legacy(name)
+                        plaintext += 1
+                        continue
                     try:
                         token = storage.read_raw(name)
                     except FileNotFoundError:
@@ -201,4 +214,4 @@ class Command(BaseCommand):
                     changed += 1
             if len(rows) < self.batch_size:
                 break
-        return changed, current
+        return changed, current, plaintext
