@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -38,6 +39,35 @@ class EvidenceAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class TolerantAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete widget looks the submitted value up when a form with errors is
+    shown again; a value that is no key at all ("abc", 5 000 digits) fails in that lookup with
+    a 500 instead of the form's own "select a valid choice". Such values are left out."""
+
+    def optgroups(self, name, value, attr=None):
+        remote = self.field.remote_field
+        key = remote.model._meta.get_field(remote.field_name)
+        usable = []
+        for item in value:
+            try:
+                key.get_prep_value(key.to_python(item))
+            except (ValidationError, ValueError, TypeError):
+                continue
+            usable.append(item)
+        return super().optgroups(name, usable, attr)
+
+
+class TolerantAutocompleteMixin:
+    """For a ModelAdmin with ``autocomplete_fields``: their widget survives any submitted value."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = TolerantAutocompleteSelect(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 def _always(obj) -> bool:

@@ -5,9 +5,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 
 def is_safe_local_url(request, url) -> bool:
-    """Whether ``url`` (from a form or a query string) points to this site."""
-    return bool(url) and url_has_allowed_host_and_scheme(
-        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    """Whether ``url`` (from a form or a query string) is a path on this site. Only absolute
+    paths: anything else ("foo", "-1") would be taken by ``redirect()`` for a URL name and fail."""
+    return (
+        isinstance(url, str)
+        and url.startswith("/")
+        and url_has_allowed_host_and_scheme(
+            url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
     )
 
 
