@@ -6,10 +6,13 @@ Celery broker, so `make run` needs nothing but Python. `DJANGO_DEBUG=false` swit
 production safety checks: secrets without defaults fail at start-up.
 """
 
+import re
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -52,7 +55,13 @@ INSTALLED_APPS = [
     "phonenumber_field",
     "auditlog",
     "axes",
+    # Staff second factor: authenticator apps (TOTP) and backup codes. Before accounts, whose
+    # admin replaces their device admins.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django_celery_beat",
+    "csp",  # system checks that catch old-style or mistyped CSP settings
     "audit",
     "accounts",
     "verification",
@@ -64,18 +73,23 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "lib.middleware.PermissionsPolicyMiddleware",  # first: every response, static files too
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy (see "Response headers")
     "lib.middleware.RejectNulBytesMiddleware",  # 400, never a database error, for NUL input
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "lib.middleware.SignedInNoStoreMiddleware",  # no-store on every signed-in response
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the staff second factor
     "accounts.middleware.UserLanguageMiddleware",
     "lifecycle.middleware.PendingDeletionMiddleware",  # offer to cancel a deletion (RGT-3)
     "consent.middleware.PolicyConsentMiddleware",  # re-consent interstitial + notice (POL-1)
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.SessionLimitsMiddleware",  # staff idle/max age; after messages
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "audit.middleware.PortalAuditlogMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -156,25 +170,118 @@ PHONENUMBER_DB_FORMAT = "E164"
 # X-Forwarded-For is the client's (0 = use REMOTE_ADDR, for a direct connection).
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 
-# django-axes: lock out e-mail/password guessing per username + IP.
+# --- Password lockout (django-axes) -----------------------------------------------------------
+# Wrong passwords are counted per person (an e-mail address, a phone number in any spelling:
+# one key per account, accounts.backends.axes_username), per person from one network, and per
+# network across people; each has its own limit within AXES_COOLOFF_HOURS
+# (accounts.backends.LockoutHandler). 0 switches the per-person or the per-network count off.
 AXES_CLIENT_IP_CALLABLE = "lib.network.client_ip"
-AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)  # one person from one network
+AXES_ACCOUNT_FAILURE_LIMIT = env.int("AXES_ACCOUNT_FAILURE_LIMIT", default=20)  # any network
+AXES_IP_FAILURE_LIMIT = env.int("AXES_IP_FAILURE_LIMIT", default=30)  # any person
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = [
+    ["username", "ip_address"],
+    *([["username"]] if AXES_ACCOUNT_FAILURE_LIMIT > 0 else []),
+    *([["ip_address"]] if AXES_IP_FAILURE_LIMIT > 0 else []),
+]
+AXES_HANDLER = "accounts.backends.LockoutHandler"
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "accounts.backends.axes_username"
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+# A sign-in forgets only that person's failures from that network (LockoutHandler).
 AXES_RESET_ON_SUCCESS = True
+# Attempts refused during a lockout do not extend it: otherwise one try an hour would keep a
+# victim's password sign-in locked for ever.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 
-# One-time SMS codes (ACC-1).
-SMS_BACKEND = env.str("SMS_BACKEND", default="accounts.sms.ConsoleFileSmsBackend")
+# --- Staff second factor and session limits -------------------------------------------------
+# The admin refuses a staff session that has not passed a second factor (an authenticator app
+# or a backup code, django-otp); accounts/second_factor.py. Wrong codes: at most this many per
+# staff member within the window, then every code is refused until the window has passed.
+SECOND_FACTOR_MAX_FAILURES = env.int("SECOND_FACTOR_MAX_FAILURES", default=5)
+SECOND_FACTOR_FAILURE_WINDOW_MINUTES = env.int("SECOND_FACTOR_FAILURE_WINDOW_MINUTES", default=15)
+# The name authenticator apps show next to the account.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Privacy portal")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # never show device keys or backup codes in the admin
+# A staff session ends after this long without a request, and this long after signing in.
+STAFF_SESSION_IDLE_MINUTES = env.int("STAFF_SESSION_IDLE_MINUTES", default=30)
+STAFF_SESSION_MAX_HOURS = env.int("STAFF_SESSION_MAX_HOURS", default=12)
+
+# --- SMS delivery (ACC-1) ---------------------------------------------------------------------
+# The console/file backend (codes in the log and in SMS_FILE_PATH) is the default in debug mode
+# only: production must name a provider's backend, and a system check (accounts.E102) refuses
+# the console/file one outside debug mode. Tests use accounts.sms.LocmemSmsBackend.
+SMS_BACKEND = env.str("SMS_BACKEND", default=dev_default("accounts.sms.ConsoleFileSmsBackend"))
 SMS_FILE_PATH = env.path("SMS_FILE_PATH", default=VAR_DIR / "sms" / "outbox.log")
+# Seconds the providers' backends wait to connect, send and for each read of the answer.
+SMS_HTTP_TIMEOUT = env.float("SMS_HTTP_TIMEOUT", default=10.0)
+# accounts.sms_providers.AliyunSmsBackend: Alibaba Cloud SMS (Dysmsapi SendSms).
+SMS_ALIYUN_ACCESS_KEY_ID = env_secret("SMS_ALIYUN_ACCESS_KEY_ID", default="")
+SMS_ALIYUN_ACCESS_KEY_SECRET = env_secret("SMS_ALIYUN_ACCESS_KEY_SECRET", default="")
+SMS_ALIYUN_SIGN_NAME = env.str("SMS_ALIYUN_SIGN_NAME", default="")
+SMS_ALIYUN_TEMPLATE_CODE = env.str("SMS_ALIYUN_TEMPLATE_CODE", default="")
+# The template's variables, each filled with the value of the same name (code, minutes).
+SMS_ALIYUN_TEMPLATE_PARAMS = env.list("SMS_ALIYUN_TEMPLATE_PARAMS", default=["code"])
+SMS_ALIYUN_ENDPOINT = env.str("SMS_ALIYUN_ENDPOINT", default="https://dysmsapi.aliyuncs.com/")
+# accounts.sms_providers.TencentSmsBackend: Tencent Cloud SMS (API 3.0 SendSms).
+SMS_TENCENT_SECRET_ID = env_secret("SMS_TENCENT_SECRET_ID", default="")
+SMS_TENCENT_SECRET_KEY = env_secret("SMS_TENCENT_SECRET_KEY", default="")
+SMS_TENCENT_SDK_APP_ID = env.str("SMS_TENCENT_SDK_APP_ID", default="")
+SMS_TENCENT_SIGN_NAME = env.str("SMS_TENCENT_SIGN_NAME", default="")
+SMS_TENCENT_TEMPLATE_ID = env.str("SMS_TENCENT_TEMPLATE_ID", default="")
+# The template's parameters {1}, {2}, ... in order, each one of: code, minutes.
+SMS_TENCENT_TEMPLATE_PARAMS = env.list("SMS_TENCENT_TEMPLATE_PARAMS", default=["code", "minutes"])
+SMS_TENCENT_REGION = env.str("SMS_TENCENT_REGION", default="ap-guangzhou")
+SMS_TENCENT_ENDPOINT = env.str("SMS_TENCENT_ENDPOINT", default="https://sms.tencentcloudapi.com/")
+# One-time SMS codes (ACC-1).
 SMS_CODE_TTL_SECONDS = env.int("SMS_CODE_TTL_SECONDS", default=300)
 SMS_CODE_MAX_ATTEMPTS = env.int("SMS_CODE_MAX_ATTEMPTS", default=5)
 SMS_CODE_MIN_INTERVAL_SECONDS = env.int("SMS_CODE_MIN_INTERVAL_SECONDS", default=60)
 SMS_CODE_MAX_PER_PHONE_PER_HOUR = env.int("SMS_CODE_MAX_PER_PHONE_PER_HOUR", default=5)
 SMS_CODE_MAX_PER_IP_PER_HOUR = env.int("SMS_CODE_MAX_PER_IP_PER_HOUR", default=20)
+
+# --- Rate limits: anonymous writes, codes and passwords (lib/ratelimits.py) ------------------
+# django-ratelimit counts in the cache alias "ratelimit", which every web process must share:
+# Redis in production (RATELIMIT_CACHE_URL, by default CACHE_URL). Outside debug mode
+# `check --deploy` refuses a per-process cache (ratelimits.E001): each process would count on
+# its own. `make run` is one process, and the tests count per process on purpose: locmem.
+RATELIMIT_CACHE_URL = env_secret(
+    "RATELIMIT_CACHE_URL", default=env_secret("CACHE_URL", default="locmemcache://")
+)
+CACHES["ratelimit"] = env.cache_url_config(RATELIMIT_CACHE_URL)
+if CACHES["ratelimit"]["BACKEND"].endswith("LocMemCache"):
+    CACHES["ratelimit"]["LOCATION"] = "ratelimit"  # apart from a locmem default cache
+RATELIMIT_USE_CACHE = "ratelimit"
+RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
+# When the cache cannot be reached: false refuses the limited forms (429), true lets them
+# through (the SMS and password limits, counted in the database, still apply).
+RATELIMIT_FAIL_OPEN = env.bool("RATELIMIT_FAIL_OPEN", default=False)
+
+
+def env_rate(name, default):
+    """A rate "count/period" (period: s, m, h, d, optionally with a multiple: 10m); empty = off."""
+    value = env.str(name, default=default).strip()
+    if value and not re.fullmatch(r"[0-9]+/[0-9]*[smhd]", value):
+        raise ImproperlyConfigured(f"{name} must look like 30/10m (count/period), not {value!r}")
+    return value
+
+
+RATELIMITS = {
+    "signin-per-address": env_rate("RATELIMIT_SIGNIN_PER_ADDRESS", "60/10m"),
+    "code-entry-per-address": env_rate("RATELIMIT_CODE_ENTRY_PER_ADDRESS", "30/h"),
+    "code-entry-per-number": env_rate("RATELIMIT_CODE_ENTRY_PER_NUMBER", "10/h"),
+    "cookie-choices-per-address": env_rate("RATELIMIT_COOKIE_CHOICES_PER_ADDRESS", "60/10m"),
+    "new-visitors-per-address": env_rate("RATELIMIT_NEW_VISITORS_PER_ADDRESS", "20/h"),
+    "request-filing-per-user": env_rate("RATELIMIT_REQUEST_FILING_PER_USER", "20/h"),
+    "profile-per-user": env_rate("RATELIMIT_PROFILE_PER_USER", "20/h"),
+    "reauth-per-user": env_rate("RATELIMIT_REAUTH_PER_USER", "10/h"),
+    "erasure-ack-per-address": env_rate("RATELIMIT_ERASURE_ACK_PER_ADDRESS", "600/h"),
+    "erasure-ack-failures-per-address": env_rate(
+        "RATELIMIT_ERASURE_ACK_FAILURES_PER_ADDRESS", "20/h"
+    ),
+}
 
 # --- Encryption at rest (VER-4) ---------------------------------------------------------------
 # Fernet keys, newest first, comma-separated; separate from SECRET_KEY. No default anywhere: a
@@ -239,6 +346,8 @@ STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     # Attachments are private: no MEDIA_URL, served only through permission-checking views.
+    # They are encrypted under SENSITIVE_MEDIA_ROOT; this folder holds only attachments from
+    # before that, until `manage.py encrypt_attachments` has encrypted them.
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": env.path("PRIVATE_MEDIA_ROOT", default=VAR_DIR / "private")},
@@ -258,6 +367,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_6
 # Larger uploads (refused anyway) spool here rather than to a shared /tmp.
 FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default=str(VAR_DIR / "upload-tmp"))
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+
+# --- Upload hardening: image sizes (lib/uploads.py) -----------------------------------------
+# Images are measured from their header before anything is decoded. One image may have at most
+# UPLOAD_MAX_PIXELS pixels (25 MP: a 24 MP phone photo of an ID passes); the images of one
+# submission (a request, a reply, a verification) at most UPLOAD_MAX_PIXELS_PER_SUBMISSION
+# together, so a handful of large images cannot tie up a worker.
+UPLOAD_MAX_PIXELS = env.int("UPLOAD_MAX_PIXELS", default=25_000_000)
+UPLOAD_MAX_PIXELS_PER_SUBMISSION = env.int("UPLOAD_MAX_PIXELS_PER_SUBMISSION", default=60_000_000)
 
 # --- E-mail ---------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url_config(env_secret("EMAIL_URL", default=dev_default("consolemail://")))
@@ -367,10 +484,46 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# --- Response headers: Content-Security-Policy ----------------------------------------------
+# No inline script or style anywhere (tests/test_security_headers.py keeps templates/ clean),
+# so the policy needs neither 'unsafe-inline' nor a nonce. data: images are the QR codes and
+# inline SVG of the staff second factor. The CSP_* environment variables are read into
+# lower-case names on purpose: django-csp 4 refuses Django settings named CSP_*.
+_csp_report_uri = env.str("CSP_REPORT_URI", default="")  # empty: violations are not reported
+_csp_report_only = env.bool("CSP_REPORT_ONLY", default=False)  # true: report, do not block
+# One absolute https URL or a path on this site: a space or ";" would add sources or directives.
+_csp_uri_pattern = r"https://[^/\s;,]+(/[^\s;,]*)?|/(?!/)[^\s;,]*"
+if _csp_report_uri and not re.fullmatch(_csp_uri_pattern, _csp_report_uri):
+    raise ImproperlyConfigured(
+        f"CSP_REPORT_URI must be one https:// URL or a path starting with /, "
+        f"not {_csp_report_uri!r}"
+    )
+_csp_directives = {
+    "default-src": [SELF],
+    "script-src": [SELF],
+    "style-src": [SELF],
+    "img-src": [SELF, "data:"],
+    "font-src": [SELF],
+    "connect-src": [SELF],
+    "object-src": [NONE],
+    "base-uri": [SELF],
+    "form-action": [SELF],
+    "frame-ancestors": [NONE],
+}
+if _csp_report_uri:
+    _csp_directives["report-uri"] = [_csp_report_uri]
+if _csp_report_only:
+    CONTENT_SECURITY_POLICY = None
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": _csp_directives}
+else:
+    CONTENT_SECURITY_POLICY = {"DIRECTIVES": _csp_directives}
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = None
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    # pikepdf (lib/pdfs.py) announces itself at INFO in every process that cleans a PDF.
+    "loggers": {"axes": {"level": "WARNING"}, "pikepdf": {"level": "WARNING"}},
 }
