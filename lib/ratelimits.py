@@ -34,7 +34,7 @@ from .phones import e164
 log = logging.getLogger(__name__)
 
 # --- Names of the limits (the keys of settings.RATELIMITS) -----------------------------------
-SIGNIN_PER_ADDRESS = "signin-per-address"  # POSTs to the sign-in and sign-up forms
+SIGNIN_PER_ADDRESS = "signin-per-address"  # POSTs to the sign-in, sign-up, admin sign-in
 CODE_ENTRY_PER_ADDRESS = "code-entry-per-address"  # SMS codes entered, any number
 CODE_ENTRY_PER_NUMBER = "code-entry-per-number"  # SMS codes entered for one number
 COOKIE_CHOICES_PER_ADDRESS = "cookie-choices-per-address"  # cookie banner POSTs

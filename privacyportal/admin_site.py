@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import second_factor
+from lib import ratelimits
 from lib.admin import EvidenceAdminMixin  # noqa: F401 - re-exported for the apps' admins
 from lib.http import safe_next
 
@@ -77,6 +78,12 @@ class PortalAdminSite(admin.AdminSite):
         but not yet verified is sent on to enrol or enter a code."""
         if request.method == "GET" and second_factor.pending(request.user):
             return self._to_second_factor(request)
+        if request.method == "POST":
+            # The same limit as the account center's sign-in forms, per client network; wrong
+            # passwords are also counted per person by django-axes.
+            exceeded = ratelimits.count(request, ratelimits.Limit(ratelimits.SIGNIN_PER_ADDRESS))
+            if exceeded is not None:
+                return ratelimits.too_many_requests(request, exceeded)
         response = super().login(request, extra_context)
         if request.method == "POST" and second_factor.pending(request.user):
             return self._to_second_factor(request)

@@ -288,6 +288,23 @@ def test_sign_in_and_sign_up_posts_are_limited_per_network(settings):
     assert other.post(LOGIN, {"phone": UNREGISTERED, "send": "1"}).status_code == 200
 
 
+def test_admin_sign_in_posts_are_limited_per_network_like_the_others(settings):
+    rate(settings, ratelimits.SIGNIN_PER_ADDRESS, "2/10m")
+    flooder = Client()
+    admin_login = reverse("admin:login")
+    for _attempt in range(2):
+        response = flooder.post(admin_login, {"username": "nobody@example.com", "password": "x"})
+        assert response.status_code == 200  # "Please enter the correct ..."
+    response = flooder.post(admin_login, {"username": "nobody@example.com", "password": "x"})
+    assert response.status_code == 429
+    assert "Too many sign-in attempts came from your network." in response.content.decode()
+    assert flooder.get(admin_login).status_code == 200
+    other = Client(REMOTE_ADDR="198.51.100.50")
+    assert (
+        other.post(admin_login, {"username": "a@example.com", "password": "x"}).status_code == 200
+    )
+
+
 def test_ipv6_clients_are_counted_per_64_block(settings):
     rate(settings, ratelimits.SIGNIN_PER_ADDRESS, "2/10m")
     for suffix in ("1", "2"):
