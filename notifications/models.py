@@ -5,6 +5,8 @@ idempotent: a sweep that runs twice, or again after a crash, inserts nothing new
 sent twice. Delivery claims rows with a conditional update and records the outcome.
 """
 
+import hashlib
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -65,6 +67,16 @@ class Notification(models.Model):
     last_error = models.TextField(_("last error"), blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    lease_until = models.DateTimeField(
+        _("lease until"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "While sending: the delivering worker renews this; once it has passed (the worker "
+            "died), another worker takes the message again."
+        ),
+    )
+    claim_token = models.UUIDField(_("claim token"), null=True, blank=True, editable=False)
     next_attempt_at = models.DateTimeField(
         _("next attempt at"),
         default=timezone.now,
@@ -87,3 +99,11 @@ class Notification(models.Model):
 
     def __str__(self):
         return self.key
+
+    @property
+    def message_id(self) -> str:
+        """The Message-ID of this message: derived from the key alone, so every attempt carries
+        the same one and a receiver can recognise a repeated delivery (RFC 5322 3.6.4)."""
+        digest = hashlib.sha256(self.key.encode()).hexdigest()[:40]
+        domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(" >") or "localhost"
+        return f"<{digest}.outbox@{domain}>"

@@ -1,8 +1,8 @@
 """Producing and delivering notifications through the outbox (SLA-1, SEC-1 groundwork).
 
-Two channels: e-mail (``send_mail``) and webhooks (an HTTP POST of the row's body with its
-headers, through httpx; any 2xx answer is delivery). Both share the claim, the retries with
-backoff and the rule that a row once sent is never sent again.
+Two channels: e-mail (one SMTP connection per batch) and webhooks (an HTTP POST of the row's
+body with its headers, through httpx; any 2xx answer is delivery). Both share the claim, the
+retries with backoff and the rule that a row once sent is never sent again.
 
 The outbox imports no app above it. An app that needs to know about its own messages registers
 hooks for a key prefix (``register_key_hooks``): ``wanted`` is asked before every attempt (a
@@ -12,14 +12,16 @@ re-checks marketing consent at sending time this way (CON-2).
 """
 
 import logging
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import httpx
 from django.conf import settings
-from django.core.mail import send_mail
-from django.db import transaction
+from django.core.mail import EmailMessage, get_connection
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone, translation
 
@@ -28,7 +30,6 @@ from .models import Notification
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-STALE_CLAIM = timedelta(minutes=10)
 # After the nth failed attempt the next one waits 2**n minutes: 2, 4, 8 ... 128 minutes, so eight
 # attempts span about four hours and a mail-server outage shorter than that loses nothing.
 BACKOFF_BASE = timedelta(minutes=1)
@@ -144,21 +145,28 @@ def schedule_delivery():
         logger.warning("Could not enqueue notification delivery; beat will retry", exc_info=True)
 
 
+def _lease() -> timedelta:
+    return timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
+
+
 def _claimable(now):
+    """Pending rows whose time has come, and rows whose sending worker let its lease pass (it
+    died or lost its database): those are taken again within about a lease."""
+    expired = Q(lease_until__lt=now) | Q(lease_until=None, claimed_at__lt=now - _lease())
     return Q(attempts__lt=MAX_ATTEMPTS, next_attempt_at__lte=now) & (
-        Q(status=Notification.Status.PENDING)
-        | Q(status=Notification.Status.SENDING, claimed_at__lt=now - STALE_CLAIM)
+        Q(status=Notification.Status.PENDING) | (Q(status=Notification.Status.SENDING) & expired)
     )
 
 
 def give_up_on_abandoned(now) -> int:
     """A row whose last allowed attempt died with its worker would stay 'sending' for ever:
     mark it failed, so it shows among the failures the DPO monitors."""
-    return Notification.objects.filter(
-        status=Notification.Status.SENDING,
-        attempts__gte=MAX_ATTEMPTS,
-        claimed_at__lt=now - STALE_CLAIM,
-    ).update(status=Notification.Status.FAILED, last_error="abandoned by a worker")
+    expired = Q(lease_until__lt=now) | Q(lease_until=None, claimed_at__lt=now - _lease())
+    return (
+        Notification.objects.filter(status=Notification.Status.SENDING, attempts__gte=MAX_ATTEMPTS)
+        .filter(expired)
+        .update(status=Notification.Status.FAILED, last_error="abandoned by a worker")
+    )
 
 
 def still_wanted(note) -> bool:
@@ -188,94 +196,235 @@ def _post_webhook(client: httpx.Client, note) -> None:
             raise WebhookRefused(f"HTTP {answer.status_code}")
 
 
-def _send(note, client_factory) -> None:
+class _Channels:
+    """What one batch sends through: one SMTP connection and one HTTP client, opened on first
+    use and reused for every row (a new SMTP session per message would cap delivery at the
+    speed of the handshake). A failure closes the connection; the next row opens a new one."""
+
+    def __init__(self):
+        self._mail = None
+        self._http = None
+
+    def mail(self):
+        if self._mail is None:
+            self._mail = get_connection(fail_silently=False)
+            self._mail.open()
+        return self._mail
+
+    def http(self) -> httpx.Client:
+        if self._http is None:
+            self._http = httpx.Client(timeout=WEBHOOK_TIMEOUT, follow_redirects=False)
+        return self._http
+
+    def reset_mail(self):
+        mail, self._mail = self._mail, None
+        if mail is not None:
+            try:
+                mail.close()
+            except Exception:  # a broken connection may fail to close: it is dropped anyway
+                logger.debug("Closing a failed mail connection failed", exc_info=True)
+
+    def close(self):
+        self.reset_mail()
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+
+def _send(note, channels: _Channels) -> None:
     if note.channel == Notification.Channel.WEBHOOK:
-        _post_webhook(client_factory(), note)
+        note.headers = {"Idempotency-Key": note.message_id.strip("<>"), **(note.headers or {})}
+        _post_webhook(channels.http(), note)
         return
-    send_mail(
+    message = EmailMessage(
         note.subject,
         note.body,
         settings.DEFAULT_FROM_EMAIL,
         [note.to_email],
-        fail_silently=False,
+        connection=channels.mail(),
+        headers={"Message-ID": note.message_id},
     )
+    try:
+        message.send()
+    except Exception:
+        channels.reset_mail()
+        raise
+
+
+def _write(update, what: str):
+    """Run ``update`` (a function writing to the database) and retry it on a fresh connection
+    when the connection was lost: once a message is out, recording it must survive a dropped
+    connection, or the row would be claimed and sent again. Outside a transaction only (a
+    worker's), where a broken connection can be closed and opened anew."""
+    delays = (0.0, 0.2, 0.5, 1.0, 2.0, 4.0)
+    for attempt, delay in enumerate(delays):
+        if delay:
+            time.sleep(delay)
+        try:
+            return update()
+        except (OperationalError, InterfaceError):
+            if connection.in_atomic_block or attempt == len(delays) - 1:
+                raise
+            logger.warning("Lost the database while recording %s; retrying", what, exc_info=True)
+            connection.close()
+    return None  # pragma: no cover - the loop returns or raises
 
 
 def _mark_sent(note) -> None:
     """Record the delivery, and tell the owner of the key in the same transaction."""
     now = timezone.now()
+
+    def update():
+        with transaction.atomic():
+            Notification.objects.filter(pk=note.pk).update(
+                status=Notification.Status.SENT,
+                sent_at=now,
+                last_error="",
+                lease_until=None,
+                claim_token=None,
+            )
+            hooks = _hooks_for(note.key)
+            if hooks is None or hooks.sent is None:
+                return
+            note.status, note.sent_at = Notification.Status.SENT, now
+            try:
+                with transaction.atomic():
+                    hooks.sent(note)
+            except (OperationalError, InterfaceError):
+                raise  # the connection is gone: retry the whole record on a new one
+            except Exception:  # the message is out: never undo that, never send it twice
+                logger.exception("The sent-hook of notification %s failed", note.key)
+
+    _write(update, f"the delivery of notification {note.key}")
+
+
+def _claim(batch_size: int, token) -> list:
+    """Claim up to ``batch_size`` rows for this worker, most urgent first. ``SKIP LOCKED``
+    lets workers claim side by side without waiting on each other; the token (also checked by
+    the UPDATE's condition) says which rows this claim won, on databases without row locks
+    too."""
+    now = timezone.now()
     with transaction.atomic():
-        Notification.objects.filter(pk=note.pk).update(
-            status=Notification.Status.SENT, sent_at=now, last_error=""
+        ids = list(
+            Notification.objects.filter(_claimable(now))
+            .order_by("priority", "created_at")
+            .select_for_update(skip_locked=True)
+            .values_list("id", flat=True)[:batch_size]
         )
-        hooks = _hooks_for(note.key)
-        if hooks is None or hooks.sent is None:
-            return
-        note.status, note.sent_at = Notification.Status.SENT, now
-        try:
-            with transaction.atomic():
-                hooks.sent(note)
-        except Exception:  # the message is out: never undo that, never send it twice
-            logger.exception("The sent-hook of notification %s failed", note.key)
+        if not ids:
+            return []
+        Notification.objects.filter(_claimable(now), pk__in=ids).update(
+            status=Notification.Status.SENDING,
+            claimed_at=now,
+            lease_until=now + _lease(),
+            claim_token=token,
+            attempts=F("attempts") + 1,
+        )
+    return list(Notification.objects.filter(claim_token=token).order_by("priority", "created_at"))
+
+
+class _Lease:
+    """The batch's lease on its rows, renewed while it sends. When a renewal finds the lease
+    already passed, another worker may have taken the rows: the batch stops."""
+
+    def __init__(self, token):
+        self.token = token
+        self.renewed = time.monotonic()
+
+    def keep(self) -> bool:
+        lease = settings.OUTBOX_LEASE_SECONDS
+        elapsed = time.monotonic() - self.renewed
+        if elapsed < lease / 3:
+            return True
+        if elapsed >= lease:
+            return False
+        _write(
+            lambda: Notification.objects.filter(
+                claim_token=self.token, status=Notification.Status.SENDING
+            ).update(lease_until=timezone.now() + _lease()),
+            "a lease renewal",
+        )
+        self.renewed = time.monotonic()
+        return True
 
 
 def deliver_pending(batch_size: int = 100) -> int:
-    """Send pending notifications; returns how many were sent.
+    """Send one batch of due notifications; returns how many were sent.
 
-    Each row is claimed with a conditional UPDATE that also counts the attempt, so two workers
-    never send the same row, and a message that kills its worker is given up after
-    MAX_ATTEMPTS. A claim older than STALE_CLAIM (its worker died) is taken again: delivery is
-    at least once, and a crash between sending and recording can repeat one message. Webhooks
-    share one HTTP client per run (connections reused), closed at the end.
+    The batch is claimed at once (``_claim``), each claim counting an attempt, so a message
+    that kills its worker is given up after MAX_ATTEMPTS. The worker renews its lease while it
+    sends; a row whose lease has passed is taken again by the next delivery. Delivery is at
+    least once: a worker that dies between the send and its record repeats that one message,
+    with the same Message-ID, so the receiver can recognise it.
     """
-    give_up_on_abandoned(timezone.now())
-    ids = list(
-        Notification.objects.filter(_claimable(timezone.now()))
-        .order_by("priority", "created_at")
-        .values_list("id", flat=True)[:batch_size]
-    )
+    return _deliver_batch(batch_size)[1]
+
+
+def _deliver_batch(batch_size: int) -> tuple[int, int]:
+    """Claim and send one batch: (rows claimed, rows sent)."""
+    _write(lambda: give_up_on_abandoned(timezone.now()), "abandoned rows")
+    token = uuid.uuid4()
+    notes = _claim(batch_size, token)
+    lease = _Lease(token)
+    channels = _Channels()
     sent = 0
-    clients: list[httpx.Client] = []
-
-    def client_factory() -> httpx.Client:
-        if not clients:
-            clients.append(httpx.Client(timeout=WEBHOOK_TIMEOUT, follow_redirects=False))
-        return clients[0]
-
     try:
-        for pk in ids:
-            sent += _deliver_one(pk, client_factory)
+        for note in notes:
+            if not lease.keep():
+                logger.warning("Outbox lease lost; leaving the rest of the batch to others")
+                break
+            sent += _deliver_one(note, channels)
     finally:
-        for client in clients:
-            client.close()
-    return sent
+        channels.close()
+    return len(notes), sent
 
 
-def _deliver_one(pk, client_factory) -> int:
-    """Claim and send one row; returns 1 if it was sent, else 0."""
-    now = timezone.now()  # per row: a slow batch must not make its own later rows look stale
-    claimed = Notification.objects.filter(_claimable(now), pk=pk).update(
-        status=Notification.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
-    )
-    if not claimed:
-        return 0  # another worker has it
-    note = Notification.objects.get(pk=pk)
+def drain(batch_size: int, budget_seconds: float, on_full_batch=None) -> tuple[int, bool]:
+    """Deliver batch after batch until the outbox has nothing due or ``budget_seconds`` have
+    passed: (rows sent, whether rows may remain). ``on_full_batch`` runs once, at the first
+    full batch, so that another worker can join in."""
+    started = time.monotonic()
+    sent = 0
+    helped = False
+    while True:
+        claimed, done = _deliver_batch(batch_size)
+        sent += done
+        if claimed < batch_size:
+            return sent, False
+        if on_full_batch is not None and not helped:
+            helped = True
+            on_full_batch()
+        if time.monotonic() - started >= budget_seconds:
+            return sent, True
+
+
+def _deliver_one(note, channels: _Channels) -> int:
+    """Send one claimed row; returns 1 if it was sent, else 0."""
     reason = unwanted_reason(note)
     if reason:
-        Notification.objects.filter(pk=pk).update(
-            status=Notification.Status.FAILED, last_error=reason
+        _write(
+            lambda: Notification.objects.filter(pk=note.pk).update(
+                status=Notification.Status.FAILED, last_error=reason, claim_token=None
+            ),
+            f"notification {note.key} as unwanted",
         )
         return 0
     try:
-        _send(note, client_factory)
+        _send(note, channels)
     except Exception as exc:  # the server said no or was unreachable: keep the row for a retry
         logger.warning("Notification %s failed: %s", note.key, exc)
-        Notification.objects.filter(pk=pk).update(
-            status=Notification.Status.FAILED
-            if note.attempts >= MAX_ATTEMPTS
-            else Notification.Status.PENDING,
-            last_error=str(exc)[:1000],
-            next_attempt_at=timezone.now() + backoff(note.attempts),
+        error = str(exc)[:1000]
+        _write(
+            lambda: Notification.objects.filter(pk=note.pk).update(
+                status=Notification.Status.FAILED
+                if note.attempts >= MAX_ATTEMPTS
+                else Notification.Status.PENDING,
+                last_error=error,
+                next_attempt_at=timezone.now() + backoff(note.attempts),
+                lease_until=None,
+                claim_token=None,
+            ),
+            f"the failure of notification {note.key}",
         )
         return 0
     _mark_sent(note)

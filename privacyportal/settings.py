@@ -379,7 +379,18 @@ UPLOAD_MAX_PIXELS_PER_SUBMISSION = env.int("UPLOAD_MAX_PIXELS_PER_SUBMISSION", d
 # --- E-mail ---------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url_config(env_secret("EMAIL_URL", default=dev_default("consolemail://")))
 vars().update(EMAIL_CONFIG)
-EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+# Each wait on the mail server; keep it well below OUTBOX_LEASE_SECONDS / 3 (see below).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+# The outbox (notifications/services.py). A delivering worker holds a lease on the rows it
+# claimed, renewed every third of it; a row whose lease passed (its worker died) is taken again
+# by the next run, which beat starts every OUTBOX_BEAT_SECONDS: an interrupted message goes out
+# again within about a minute. A run sends OUTBOX_BATCH_SIZE rows per claim, for at most
+# OUTBOX_RUN_SECONDS, then queues its successor; a full batch also queues a helper run, so
+# every worker process takes part in a large backlog.
+OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=45)
+OUTBOX_BEAT_SECONDS = env.int("OUTBOX_BEAT_SECONDS", default=15)
+OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=200)
+OUTBOX_RUN_SECONDS = env.int("OUTBOX_RUN_SECONDS", default=50)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="privacy@example.com")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
@@ -410,6 +421,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# The queue tasks are sent to and workers read by default: give each deployment sharing one
+# Redis a queue of its own.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -429,7 +443,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "deliver-notifications": {
         "task": "notifications.tasks.deliver_notifications",
-        "schedule": 60.0,
+        "schedule": float(OUTBOX_BEAT_SECONDS),
     },
     "resume-campaigns": {
         "task": "consent.tasks.resume_campaigns",

@@ -390,7 +390,7 @@ def test_a_row_abandoned_on_its_last_attempt_is_marked_failed(db):
         note = make_notification(
             status=N.SENDING,
             attempts=MAX_ATTEMPTS,
-            claimed_at=timezone.now() - services.STALE_CLAIM - timedelta(minutes=1),
+            claimed_at=timezone.now() - services._lease() - timedelta(minutes=1),
         )
         assert deliver_pending() == 0
     note.refresh_from_db()
@@ -400,7 +400,11 @@ def test_a_row_abandoned_on_its_last_attempt_is_marked_failed(db):
 
 def test_a_claimed_row_is_not_sent_by_a_second_delivery(db):
     with time_machine.travel(T0, tick=False):
-        note = make_notification(status=N.SENDING, claimed_at=timezone.now() - timedelta(minutes=1))
+        note = make_notification(
+            status=N.SENDING,
+            claimed_at=timezone.now() - timedelta(seconds=5),
+            lease_until=timezone.now() + timedelta(seconds=40),
+        )
         assert deliver_pending() == 0
     assert mail.outbox == []
     note.refresh_from_db()
@@ -411,7 +415,7 @@ def test_a_stale_claim_from_a_dead_worker_is_sent_again(db):
     with time_machine.travel(T0, tick=False):
         note = make_notification(
             status=N.SENDING,
-            claimed_at=timezone.now() - services.STALE_CLAIM - timedelta(minutes=1),
+            claimed_at=timezone.now() - services._lease() - timedelta(minutes=1),
         )
         assert deliver_pending() == 1
     note.refresh_from_db()
