@@ -1,5 +1,8 @@
 """Users in the admin: find by phone or e-mail; every change audited (AUD-1)."""
 
+from axes.admin import AccessAttemptAdmin
+from axes.handlers.proxy import AxesProxyHandler
+from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
@@ -98,3 +101,18 @@ class UserAdmin(BaseUserAdmin):
         if phone:
             return queryset.filter(phone=phone), False
         return super().get_search_results(request, queryset, search_term)
+
+
+class PortalAccessAttemptAdmin(AccessAttemptAdmin):
+    """django-axes' admin, whose clean-up action expects request attributes that only its
+    sign-in signals set (a 500 otherwise)."""
+
+    @admin.action(description=_("Clean up expired attempts"))
+    def cleanup_expired_attempts(self, request, queryset):
+        AxesProxyHandler.update_request(request)
+        return super().cleanup_expired_attempts(request, queryset)
+
+
+if admin.site.is_registered(AccessAttempt):
+    admin.site.unregister(AccessAttempt)
+admin.site.register(AccessAttempt, PortalAccessAttemptAdmin)

@@ -34,8 +34,10 @@ class SessionLimitsMiddleware:
     sign in again. Other users keep Django's session lifetime. Every session's record follows
     a change of its key, so ending all of a user's sessions still finds it."""
 
-    #: The last-seen time is written at most this often (seconds): one session write a minute.
-    TOUCH_EVERY = 60
+    #: The last-seen time is written at most this often (seconds), to spare a session write per
+    #: request. Idleness is counted from the last write plus this, so a session never ends
+    #: before the idle limit, and at most this much after it.
+    TOUCH_EVERY = 15
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -65,7 +67,7 @@ class SessionLimitsMiddleware:
         ):
             reason = _("Your session has reached its maximum length. Please sign in again.")
         elif not isinstance(last_seen, (int, float)) or (
-            now - last_seen > settings.STAFF_SESSION_IDLE_MINUTES * 60
+            now - last_seen > settings.STAFF_SESSION_IDLE_MINUTES * 60 + self.TOUCH_EVERY
         ):
             reason = _("You were signed out after a period of inactivity. Please sign in again.")
         else:

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from lib import corrections, ratelimits
 from lib.http import safe_next
-from lib.network import client_ip
+from lib.network import client_limit_address
 from lib.registry import SELF
 
 from .forms import PasswordLoginForm, PhoneForm, ProfileForm, SignupForm
@@ -59,7 +59,7 @@ def _send(request, form, phone, purpose) -> tuple[bool, int]:
     """Send a code, whether or not the number has an account: the same work, the same answer.
     Returns (code sent, HTTP status)."""
     try:
-        send_code(phone, purpose, client_ip(request))
+        send_code(phone, purpose, client_limit_address(request))
     except CodeError as exc:
         form.add_error(None, str(exc))
         return False, 429 if isinstance(exc, CodeThrottled) else 200

@@ -6,6 +6,8 @@ proxy saw; entries further left are whatever the client sent and are never trust
 SMS rate limits, django-axes and the audit log.
 """
 
+import ipaddress
+
 from django.conf import settings
 
 
@@ -20,3 +22,17 @@ def client_ip(request) -> str | None:
         if len(forwarded) >= proxies:
             return forwarded[-proxies]
     return request.META.get("REMOTE_ADDR")
+
+
+def client_limit_address(request) -> str | None:
+    """The address that limits count per: the client's address, IPv6 reduced to its /64
+    network (written as its first address). One IPv6 host usually holds a whole /64 and could
+    otherwise take a new address for every try. Used by django-axes and the SMS limits."""
+    address = client_ip(request)
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return address
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False).network_address)
+    return str(ip)

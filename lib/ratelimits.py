@@ -28,7 +28,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django_ratelimit.core import get_usage
 
-from .network import client_ip
+from .network import client_limit_address
 from .phones import e164
 
 log = logging.getLogger(__name__)
@@ -65,14 +65,11 @@ DEFAULT_MESSAGE = _("Too many requests were sent.")
 def client_network(request) -> str:
     """The client's address (through NUM_PROXIES trusted proxies), IPv6 reduced to its /64:
     one IPv6 host usually holds a whole /64 and could otherwise change address per request."""
-    address = client_ip(request) or ""
+    address = client_limit_address(request) or ""
     try:
-        ip = ipaddress.ip_address(address)
+        return str(ipaddress.ip_address(address))
     except ValueError:
         return "unknown"
-    if ip.version == 6:
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False).network_address)
-    return str(ip)
 
 
 def signed_in_user(request) -> str | None:

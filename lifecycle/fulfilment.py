@@ -25,7 +25,7 @@ from accounts.services import CodeError, send_code, verify_code
 from consent import ledger, policies
 from consent.models import ConsentEvent, PolicyDocument, Purpose
 from lib import corrections
-from lib.network import client_ip
+from lib.network import client_limit_address
 from lib.phones import e164
 from lib.registry import BY_REQUEST, registry
 from requests import fulfilment, workflow
@@ -234,7 +234,9 @@ def send_new_phone_code(request, form) -> tuple[bool, str]:
         return False, _("Enter the new phone number first.")
     taken = User.objects.filter(phone=phone).exclude(pk=request.user.pk).exists()
     try:
-        send_code(phone, PhoneCode.Purpose.NEW_PHONE, client_ip(request), deliver=not taken)
+        send_code(
+            phone, PhoneCode.Purpose.NEW_PHONE, client_limit_address(request), deliver=not taken
+        )
     except CodeError as exc:
         return False, str(exc)
     return True, _("If the number can be used, a code is on its way to it.")

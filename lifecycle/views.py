@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import PhoneCode
 from accounts.services import CodeError, send_code
 from lib import ratelimits
-from lib.network import client_ip
+from lib.network import client_limit_address
 from lib.registry import registry
 
 from . import deletion, exports
@@ -93,7 +93,7 @@ def delete_account(request):
     )
     if request.method == "POST" and "send" in request.POST:
         try:
-            send_code(str(user.phone), PhoneCode.Purpose.REAUTH, client_ip(request))
+            send_code(str(user.phone), PhoneCode.Purpose.REAUTH, client_limit_address(request))
         except CodeError as exc:
             messages.error(request, str(exc))
         else:

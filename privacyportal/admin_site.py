@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import second_factor
-from lib import ratelimits
+from lib import admin_lookups, ratelimits
 from lib.admin import EvidenceAdminMixin  # noqa: F401 - re-exported for the apps' admins
 from lib.http import safe_next
 
@@ -67,6 +67,19 @@ class PortalAdminSite(admin.AdminSite):
     index_title = _("DPO cockpit")
     index_template = "admin/portal_index.html"
     login_form = StaffLoginForm
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        """Every admin registered here, the portal's and third-party ones, accepts only the
+        filters it offers from the URL (lib/admin_lookups.py)."""
+        super().register(model_or_iterable, admin_class, **options)
+        models = (
+            model_or_iterable
+            if isinstance(model_or_iterable, list | tuple)
+            else [model_or_iterable]
+        )
+        for model in models:
+            if model in self._registry:  # not a swapped-out model (auth.User)
+                admin_lookups.harden(self._registry[model])
 
     def has_permission(self, request):
         """Staff who have also passed the second factor (django-otp's ``OTPAdminSite`` rule):

@@ -163,6 +163,32 @@ def test_password_guessing_across_many_accounts_from_one_network_is_stopped(sett
     assert guess(Client(), victim.email, password=PASSWORD, ip="198.51.100.9").status_code == 302
 
 
+def test_password_guessing_from_one_ipv6_network_counts_every_address_of_it(settings):
+    settings.AXES_IP_FAILURE_LIMIT = 4
+    statuses = [
+        guess(Client(), f"person{n}@example.com", ip=f"2001:db8:5:6::{n + 1}").status_code
+        for n in range(settings.AXES_IP_FAILURE_LIMIT)
+    ]
+    assert statuses == [200, 200, 200, 429]  # a new address per try gains nothing
+    other_network = guess(Client(), "person9@example.com", ip="2001:db8:5:7::1")
+    assert other_network.status_code == 200
+
+
+def test_sms_codes_per_ipv6_network_are_limited_across_its_addresses(client, settings):
+    settings.SMS_CODE_MAX_PER_IP_PER_HOUR = 2
+    for n in range(2):
+        Client(REMOTE_ADDR=f"2001:db8:9:9::{n + 1}").post(
+            LOGIN, {"phone": f"+861390000{n:04d}", "send": "1"}
+        )
+    response = Client(REMOTE_ADDR="2001:db8:9:9::ff").post(
+        LOGIN, {"phone": "+8613900009999", "send": "1"}
+    )
+    sent_to = {str(to) for to, _text in sms.outbox}
+    assert {"+8613900000000", "+8613900000001"} <= sent_to  # codes go out, up to the limit
+    assert "+8613900009999" not in sent_to
+    assert response.status_code in (200, 429)
+
+
 def test_guessing_one_account_from_many_networks_is_stopped(settings):
     victim = UserFactory()
     limit = settings.AXES_ACCOUNT_FAILURE_LIMIT

@@ -249,6 +249,10 @@ def test_redirects_and_error_pages_for_a_signed_in_user_are_not_stored(user_clie
     assert others.status_code == 404
     assert_not_stored(others)
 
+    nul = user_client.get("/account/?a=%00")  # refused before any view
+    assert nul.status_code == 400
+    assert_not_stored(nul)
+
 
 def _failing_view(request):
     raise RuntimeError("a bug in a view")

@@ -7,9 +7,10 @@ import pytest
 import time_machine
 from django.contrib.messages import get_messages
 from django.contrib.sessions.models import Session
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 
+from accounts.middleware import SessionLimitsMiddleware
 from accounts.models import UserSession
 from accounts.sessions import end_all_sessions
 from lifecycle import deletion
@@ -54,6 +55,23 @@ def test_idle_staff_session_ends_and_asks_to_sign_in_again(staff):
         assert not Session.objects.filter(session_key=key).exists()
         assert not UserSession.objects.filter(user=staff).exists()
         assert client.get(ADMIN).status_code == 302
+
+
+def test_idleness_counts_from_the_last_request_not_from_a_minute_before(staff):
+    """Requests 50 or 59 seconds apart keep a 1-minute idle limit satisfied: idleness is
+    counted from the last request, give or take TOUCH_EVERY, never from a minute before."""
+    with soon() as traveller:
+        client = signed_in(staff)
+        assert client.get(ADMIN).status_code == 200
+        traveller.shift(timedelta(seconds=50))
+        assert client.get(ADMIN).status_code == 200
+        traveller.shift(timedelta(seconds=50))
+        with override_settings(STAFF_SESSION_IDLE_MINUTES=1):
+            assert client.get(ADMIN).status_code == 200
+            traveller.shift(timedelta(seconds=59))
+            assert client.get(ADMIN).status_code == 200  # never before the limit
+            traveller.shift(timedelta(seconds=60 + SessionLimitsMiddleware.TOUCH_EVERY + 1))
+            assert client.get(ADMIN).status_code == 302  # and at most TOUCH_EVERY after it
 
 
 def test_active_staff_session_ends_at_its_maximum_age(staff):

@@ -219,6 +219,8 @@ class ConsentEventAdmin(EvidenceAdminMixin, admin.ModelAdmin):
     )
     list_display_links = ("id",)
     list_filter = (LedgerPurposeFilter, "action", "channel", LedgerDateFilter)
+    # One person's events, linked from their evidence page (lib/admin_lookups.py).
+    url_lookups = ("user__id__exact",)
     list_select_related = ("user", "purpose", "policy_version__document")
     search_fields = ("=user__phone", "=visitor")
     search_help_text = _("An exact mobile phone number, user id (U-000123) or visitor id.")
