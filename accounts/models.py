@@ -202,3 +202,21 @@ class UserSession(models.Model):
 
     def __str__(self):
         return f"Session #{self.pk}"
+
+
+class FormSubmission(models.Model):
+    """A one-time form token that has been used (accounts.once): its unique key makes a form
+    sent twice, by a double click or from two tabs at once, take effect once; the second POST
+    is sent to what the first one led to."""
+
+    token = models.UUIDField(primary_key=True)
+    path = models.CharField(max_length=200)
+    result_url = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("form submission")
+        verbose_name_plural = _("form submissions")
+
+    def __str__(self):
+        return f"Form submission {self.token}"

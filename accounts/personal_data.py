@@ -296,6 +296,9 @@ registry.declare(
 registry.not_personal(
     "axes.AccessAttemptExpiration", "only the expiry time of a lockout, linked to the attempt"
 )
+registry.not_personal(
+    "accounts.FormSubmission", "a used one-time form token, the page and where it led; no person"
+)
 registry.not_personal("auth.Group", "names of staff roles")
 registry.not_personal("contenttypes.ContentType", "names of the portal's tables")
 registry.not_personal("auth.Permission", "names of permissions")

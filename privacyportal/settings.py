@@ -76,10 +76,11 @@ MIDDLEWARE = [
     "lib.middleware.PermissionsPolicyMiddleware",  # first: every response, static files too
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy (see "Response headers")
-    "lib.middleware.RejectNulBytesMiddleware",  # 400, never a database error, for NUL input
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "lib.middleware.SignedInNoStoreMiddleware",  # no-store on every signed-in response
+    # 400, never a database error, for NUL input; after no-store, which then covers its answer.
+    "lib.middleware.RejectNulBytesMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -90,6 +91,9 @@ MIDDLEWARE = [
     "consent.middleware.PolicyConsentMiddleware",  # re-consent interstitial + notice (POL-1)
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.SessionLimitsMiddleware",  # staff idle/max age; after messages
+    # A form sent twice takes effect once: after CSRF, the messages and the session checks,
+    # which may answer first.
+    "accounts.once.OnceMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "audit.middleware.PortalAuditlogMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -111,6 +115,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "consent.context_processors.cookie_consent",
             ],
+            # {% once_token %} in every form that creates or changes something (accounts.once).
+            "builtins": ["accounts.templatetags.once"],
         },
     },
 ]
@@ -175,7 +181,7 @@ NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 # one key per account, accounts.backends.axes_username), per person from one network, and per
 # network across people; each has its own limit within AXES_COOLOFF_HOURS
 # (accounts.backends.LockoutHandler). 0 switches the per-person or the per-network count off.
-AXES_CLIENT_IP_CALLABLE = "lib.network.client_ip"
+AXES_CLIENT_IP_CALLABLE = "lib.network.client_limit_address"  # IPv6 per /64
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)  # one person from one network
 AXES_ACCOUNT_FAILURE_LIMIT = env.int("AXES_ACCOUNT_FAILURE_LIMIT", default=20)  # any network
 AXES_IP_FAILURE_LIMIT = env.int("AXES_IP_FAILURE_LIMIT", default=30)  # any person
@@ -387,6 +393,9 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 # again within about a minute. A run sends OUTBOX_BATCH_SIZE rows per claim, for at most
 # OUTBOX_RUN_SECONDS, then queues its successor; a full batch also queues a helper run, so
 # every worker process takes part in a large backlog.
+# How long a used one-time form token is remembered (accounts.once): a form sent again within
+# this time is recognised as sent. Default: 1 day.
+FORM_TOKEN_DAYS = env.int("FORM_TOKEN_DAYS", default=1)
 OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=45)
 OUTBOX_BEAT_SECONDS = env.int("OUTBOX_BEAT_SECONDS", default=15)
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=200)
@@ -440,6 +449,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-verification-documents": {
         "task": "verification.tasks.purge_verification_documents",
         "schedule": crontab(hour=3, minute=30),
+    },
+    "prune-form-tokens": {
+        "task": "accounts.tasks.prune_form_tokens",
+        "schedule": crontab(hour=4, minute=10),
     },
     "deliver-notifications": {
         "task": "notifications.tasks.deliver_notifications",
