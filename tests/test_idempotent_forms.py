@@ -173,3 +173,32 @@ def test_a_new_request_sent_twice_at_once_is_filed_once():
     assert sorted(r.status_code for r in responses) == [302, 303]
     assert responses[0]["Location"] == responses[1]["Location"]
     assert DataSubjectRequest.objects.filter(requester=user).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_verification_sent_twice_is_submitted_once(user_client, user):
+    from verification.models import Verification
+
+    from .test_verification_center import INDIVIDUAL, individual_data
+
+    token = token_of(user_client.get(INDIVIDUAL))
+    first = user_client.post(INDIVIDUAL, {**individual_data(), "_once": token})
+    second = user_client.post(INDIVIDUAL, {**individual_data(), "_once": token})
+    assert_second_shows_the_first(first, second)
+    assert Verification.objects.filter(user=user).count() == 1
+
+
+@pytest.mark.django_db
+def test_an_admin_confirmation_sent_twice_acts_once(client, dpo):
+    """An object action's confirmation page (here: start work on a request)."""
+    from requests.models import RequestEvent
+
+    client.force_login(dpo)
+    dsr = DataSubjectRequestFactory()
+    url = reverse("admin:requests_datasubjectrequest_transition", args=[dsr.pk, "start"])
+    before = RequestEvent.objects.filter(request=dsr).count()
+    first, second = send_twice(client, url, url, {"confirm": "on"})
+    assert_second_shows_the_first(first, second)
+    dsr.refresh_from_db()
+    assert dsr.state == "in_progress"
+    assert RequestEvent.objects.filter(request=dsr).count() == before + 1
