@@ -116,4 +116,7 @@ def check_sms_backend(app_configs=None, **kwargs):
     configuration_errors = getattr(backend, "configuration_errors", None)
     for problem in configuration_errors() if configuration_errors else []:
         errors.append(checks.Error(problem, id="accounts.E103"))
+    configuration_warnings = getattr(backend, "configuration_warnings", None)
+    for problem in configuration_warnings() if configuration_warnings else []:
+        errors.append(checks.Warning(problem, id="accounts.W104"))
     return errors

@@ -28,6 +28,8 @@ from .sms import BaseSmsBackend, SmsDeliveryError
 
 #: The values of a message a template parameter can name.
 TEMPLATE_VALUES = ("code", "minutes")
+#: ... and of a notice (notifications outbox: ``params["template"] == "notice"``).
+NOTICE_VALUES = ("subject", "link")
 #: Providers answer with a few hundred bytes; anything much larger is not their answer.
 MAX_ANSWER_BYTES = 64 * 1024
 _IDENTIFIER = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -46,6 +48,33 @@ def _template_values(provider: str, names: list[str], params: dict | None) -> li
     if missing:
         raise SmsDeliveryError(f"{provider} template needs values the message lacks: {missing}")
     return [str(params[name]) for name in names]
+
+
+def _template(provider: str, params: dict | None, *, code, notice) -> tuple[str, list[str]]:
+    """(template id, its parameter names) for this message: the verification-code template,
+    or the notice template for a notice from the outbox."""
+    setting, names_setting = notice if (params or {}).get("template") == "notice" else code
+    template = str(getattr(settings, setting, "") or "").strip()
+    if not template:
+        raise SmsDeliveryError(f"{provider} has no template for this message: set {setting}")
+    return template, list(getattr(settings, names_setting, []) or [])
+
+
+def notice_template_warnings(backend: str, setting: str, names_setting: str) -> list[str]:
+    """Why notices cannot go by SMS through this backend (empty: they can)."""
+    problems = []
+    if not str(getattr(settings, setting, "") or "").strip():
+        problems.append(
+            f"{setting} is not set: people without an e-mail address get no SMS notices "
+            f"through {backend} (they still find the messages in the account center)."
+        )
+    names = list(getattr(settings, names_setting, []) or [])
+    if any(name not in NOTICE_VALUES for name in names) or len(set(names)) != len(names):
+        problems.append(
+            f"{names_setting} must list the notice template's parameters in order, each one of "
+            f"{', '.join(NOTICE_VALUES)}, none twice (got {names})."
+        )
+    return problems
 
 
 def _is_loopback(host: str) -> bool:
@@ -161,6 +190,14 @@ class AliyunSmsBackend(BaseSmsBackend):
     action, version = "SendSms", "2017-05-25"
 
     @classmethod
+    def configuration_warnings(cls):
+        return notice_template_warnings(
+            "accounts.sms_providers.AliyunSmsBackend",
+            "SMS_ALIYUN_NOTICE_TEMPLATE_CODE",
+            "SMS_ALIYUN_NOTICE_TEMPLATE_PARAMS",
+        )
+
+    @classmethod
     def configuration_errors(cls):
         return _setting_errors(
             "accounts.sms_providers.AliyunSmsBackend",
@@ -175,7 +212,12 @@ class AliyunSmsBackend(BaseSmsBackend):
         )
 
     def request_parameters(self, phone: str, params: dict | None) -> dict[str, str]:
-        names = list(settings.SMS_ALIYUN_TEMPLATE_PARAMS)
+        template, names = _template(
+            self.provider,
+            params,
+            code=("SMS_ALIYUN_TEMPLATE_CODE", "SMS_ALIYUN_TEMPLATE_PARAMS"),
+            notice=("SMS_ALIYUN_NOTICE_TEMPLATE_CODE", "SMS_ALIYUN_NOTICE_TEMPLATE_PARAMS"),
+        )
         values = _template_values(self.provider, names, params)
         parameters = {
             "AccessKeyId": settings.SMS_ALIYUN_ACCESS_KEY_ID,
@@ -186,7 +228,7 @@ class AliyunSmsBackend(BaseSmsBackend):
             "SignatureMethod": "HMAC-SHA1",
             "SignatureNonce": uuid.uuid4().hex,
             "SignatureVersion": "1.0",
-            "TemplateCode": settings.SMS_ALIYUN_TEMPLATE_CODE,
+            "TemplateCode": template,
             "TemplateParam": json.dumps(
                 dict(zip(names, values, strict=True)), ensure_ascii=False, separators=(",", ":")
             ),
@@ -295,6 +337,14 @@ class TencentSmsBackend(BaseSmsBackend):
     service, action, version = "sms", "SendSms", "2021-01-11"
 
     @classmethod
+    def configuration_warnings(cls):
+        return notice_template_warnings(
+            "accounts.sms_providers.TencentSmsBackend",
+            "SMS_TENCENT_NOTICE_TEMPLATE_ID",
+            "SMS_TENCENT_NOTICE_TEMPLATE_PARAMS",
+        )
+
+    @classmethod
     def configuration_errors(cls):
         return _setting_errors(
             "accounts.sms_providers.TencentSmsBackend",
@@ -312,13 +362,19 @@ class TencentSmsBackend(BaseSmsBackend):
 
     def request(self, phone: str, params: dict | None, timestamp: int):
         """(headers, body) of the signed SendSms request."""
-        values = _template_values(self.provider, list(settings.SMS_TENCENT_TEMPLATE_PARAMS), params)
+        template, names = _template(
+            self.provider,
+            params,
+            code=("SMS_TENCENT_TEMPLATE_ID", "SMS_TENCENT_TEMPLATE_PARAMS"),
+            notice=("SMS_TENCENT_NOTICE_TEMPLATE_ID", "SMS_TENCENT_NOTICE_TEMPLATE_PARAMS"),
+        )
+        values = _template_values(self.provider, names, params)
         body = json.dumps(
             {
                 "PhoneNumberSet": [str(phone)],  # E.164, as stored
                 "SmsSdkAppId": settings.SMS_TENCENT_SDK_APP_ID,
                 "SignName": settings.SMS_TENCENT_SIGN_NAME,
-                "TemplateId": settings.SMS_TENCENT_TEMPLATE_ID,
+                "TemplateId": template,
                 "TemplateParamSet": values,
             },
             ensure_ascii=False,

@@ -28,6 +28,7 @@ class Notification(models.Model):
 
     class Channel(models.TextChoices):
         EMAIL = "email", _("E-mail")
+        SMS = "sms", _("SMS")
         WEBHOOK = "webhook", _("Webhook")
 
     key = models.CharField(_("key"), max_length=200, unique=True)
@@ -58,6 +59,15 @@ class Notification(models.Model):
         related_name="notifications",
     )
     to_email = models.EmailField(_("to"), blank=True)
+    to_phone = models.CharField(
+        _("to phone"),
+        max_length=20,
+        blank=True,
+        help_text=_("For SMS: the recipient's number (people without an e-mail address)."),
+    )
+    sms_text = models.CharField(
+        _("SMS text"), max_length=300, blank=True, help_text=_("For SMS: the short text sent.")
+    )
     subject = models.CharField(_("subject"), max_length=200)
     body = models.TextField(_("body"))
     status = models.CharField(

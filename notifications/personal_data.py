@@ -9,7 +9,10 @@ NINETY_DAYS = 90
 registry.category(
     "notifications",
     _("Messages sent to you"),
-    _("The e-mails we sent you: address, subject, text and when they were delivered."),
+    _(
+        "The e-mails and text messages we sent you: address or number, subject, text and when "
+        "they were delivered."
+    ),
     _("Necessary to answer your requests and to notify you (PIPL art. 13(2), 17)."),
     _("The text 90 days after sending; the record that a message was sent, longer."),
     erasable_on_request=True,
@@ -31,7 +34,9 @@ def erase_messages(context, queryset, categories):
     queryset.filter(status__in=[Notification.Status.PENDING, Notification.Status.SENDING]).update(
         status=Notification.Status.FAILED
     )
-    return queryset.update(to_email="", subject=ERASED, body="", last_error="")
+    return queryset.update(
+        to_email="", to_phone="", subject=ERASED, body="", sms_text="", last_error=""
+    )
 
 
 registry.declare(
@@ -43,6 +48,8 @@ registry.declare(
     eraser=erase_messages,
     fields=(
         Field("to_email", erase=BLANK),
+        Field("to_phone", erase=BLANK),
+        Field("sms_text", erase=BLANK),
         Field("subject", erase=REPLACE, replacement=ERASED),
         Field("body", erase=BLANK),
         Field("last_error", erase=BLANK, export=False),

@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import httpx
@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone, translation
 
 from .models import Notification
@@ -47,7 +48,11 @@ def backoff(attempts: int) -> timedelta:
 @dataclass(frozen=True)
 class Draft:
     """One message to queue. E-mail (the default) needs ``to_email``; a webhook (``channel=
-    "webhook"``) needs ``url`` and carries ``body`` as the request body with ``headers``."""
+    "webhook"``) needs ``url`` and carries ``body`` as the request body with ``headers``; an SMS
+    (``channel="sms"``) needs ``to_phone`` and sends ``sms`` (else the subject).
+
+    An e-mail to a person without an e-mail address goes by SMS instead when they have a phone
+    number (``enqueue``), unless it is marketing; ``sms`` is then its text."""
 
     key: str
     recipient_id: int | None
@@ -58,11 +63,15 @@ class Draft:
     channel: str = Notification.Channel.EMAIL
     url: str = ""
     headers: dict = field(default_factory=dict, hash=False)
+    to_phone: str = ""
+    sms: str = ""
 
     @property
     def deliverable(self) -> bool:
         if self.channel == Notification.Channel.WEBHOOK:
             return bool(self.url)
+        if self.channel == Notification.Channel.SMS:
+            return bool(self.to_phone)
         return bool(self.to_email)
 
 
@@ -109,7 +118,7 @@ def enqueue(drafts: list[Draft]) -> int:
     Keys already in the outbox are skipped (one SELECT); the INSERT also ignores conflicts, so
     two producers racing on the same key still store it once.
     """
-    drafts = [d for d in drafts if d.deliverable]
+    drafts = [d for d in _by_sms_without_email(drafts) if d.deliverable]
     if not drafts:
         return 0
     existing = set(
@@ -120,6 +129,8 @@ def enqueue(drafts: list[Draft]) -> int:
             key=d.key,
             recipient_id=d.recipient_id,
             to_email=d.to_email,
+            to_phone=d.to_phone,
+            sms_text=(d.sms or d.subject)[:300] if d.channel == Notification.Channel.SMS else "",
             subject=d.subject[:200],
             body=d.body,
             priority=d.priority,
@@ -134,6 +145,36 @@ def enqueue(drafts: list[Draft]) -> int:
         Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
         transaction.on_commit(schedule_delivery)
     return len(rows)
+
+
+def _by_sms_without_email(drafts: list[Draft]) -> list[Draft]:
+    """E-mails to people without an e-mail address become SMS to their phone number (one
+    query for the batch). Marketing never does: it is sent only where it was agreed to."""
+    lacking = {
+        d.recipient_id
+        for d in drafts
+        if d.channel == Notification.Channel.EMAIL
+        and not d.to_email
+        and d.recipient_id is not None
+        and d.priority != Notification.Priority.MARKETING
+    }
+    if not lacking:
+        return drafts
+    from accounts.models import User
+
+    phones = dict(
+        User.objects.filter(pk__in=lacking, is_active=True)
+        .exclude(phone=None)
+        .exclude(phone="")
+        .values_list("pk", "phone")
+    )
+    converted = []
+    for d in drafts:
+        phone = phones.get(d.recipient_id) if d.recipient_id in lacking and not d.to_email else None
+        if phone and d.channel == Notification.Channel.EMAIL:
+            d = replace(d, channel=Notification.Channel.SMS, to_phone=str(phone))
+        converted.append(d)
+    return converted
 
 
 def schedule_delivery():
@@ -231,7 +272,30 @@ class _Channels:
             self._http = None
 
 
+def messages_url() -> str:
+    """Where a person reads every message sent to them (the account center)."""
+    return settings.PORTAL_BASE_URL.rstrip("/") + reverse("notifications:messages")
+
+
+def _send_sms(note) -> None:
+    """Through SMS_BACKEND: the short text and a link to the account center, where the whole
+    message is. Providers send it with their notice template (values ``subject`` and
+    ``link``)."""
+    from accounts.sms import send_sms
+
+    text = note.sms_text or note.subject
+    link = messages_url()
+    send_sms(
+        note.to_phone,
+        f"{text} {link}",
+        params={"template": "notice", "subject": text, "link": link},
+    )
+
+
 def _send(note, channels: _Channels) -> None:
+    if note.channel == Notification.Channel.SMS:
+        _send_sms(note)
+        return
     if note.channel == Notification.Channel.WEBHOOK:
         note.headers = {"Idempotency-Key": note.message_id.strip("<>"), **(note.headers or {})}
         _post_webhook(channels.http(), note)

@@ -230,6 +230,12 @@ SMS_ALIYUN_SIGN_NAME = env.str("SMS_ALIYUN_SIGN_NAME", default="")
 SMS_ALIYUN_TEMPLATE_CODE = env.str("SMS_ALIYUN_TEMPLATE_CODE", default="")
 # The template's variables, each filled with the value of the same name (code, minutes).
 SMS_ALIYUN_TEMPLATE_PARAMS = env.list("SMS_ALIYUN_TEMPLATE_PARAMS", default=["code"])
+# The notice template: messages to people without an e-mail address (notifications outbox),
+# its variables each one of subject (the short text) and link (the account center's messages).
+SMS_ALIYUN_NOTICE_TEMPLATE_CODE = env.str("SMS_ALIYUN_NOTICE_TEMPLATE_CODE", default="")
+SMS_ALIYUN_NOTICE_TEMPLATE_PARAMS = env.list(
+    "SMS_ALIYUN_NOTICE_TEMPLATE_PARAMS", default=["subject", "link"]
+)
 SMS_ALIYUN_ENDPOINT = env.str("SMS_ALIYUN_ENDPOINT", default="https://dysmsapi.aliyuncs.com/")
 # accounts.sms_providers.TencentSmsBackend: Tencent Cloud SMS (API 3.0 SendSms).
 SMS_TENCENT_SECRET_ID = env_secret("SMS_TENCENT_SECRET_ID", default="")
@@ -239,6 +245,10 @@ SMS_TENCENT_SIGN_NAME = env.str("SMS_TENCENT_SIGN_NAME", default="")
 SMS_TENCENT_TEMPLATE_ID = env.str("SMS_TENCENT_TEMPLATE_ID", default="")
 # The template's parameters {1}, {2}, ... in order, each one of: code, minutes.
 SMS_TENCENT_TEMPLATE_PARAMS = env.list("SMS_TENCENT_TEMPLATE_PARAMS", default=["code", "minutes"])
+SMS_TENCENT_NOTICE_TEMPLATE_ID = env.str("SMS_TENCENT_NOTICE_TEMPLATE_ID", default="")
+SMS_TENCENT_NOTICE_TEMPLATE_PARAMS = env.list(
+    "SMS_TENCENT_NOTICE_TEMPLATE_PARAMS", default=["subject", "link"]
+)
 SMS_TENCENT_REGION = env.str("SMS_TENCENT_REGION", default="ap-guangzhou")
 SMS_TENCENT_ENDPOINT = env.str("SMS_TENCENT_ENDPOINT", default="https://sms.tencentcloudapi.com/")
 # One-time SMS codes (ACC-1).

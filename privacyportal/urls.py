@@ -16,6 +16,7 @@ urlpatterns = [
     path("account/", include("verification.urls")),
     # The consents page of the account center belongs to the consent app.
     path("account/consents/", consent_views.consents, name="consents"),
+    path("account/messages/", include("notifications.urls")),
     path("account/", include("accounts.urls")),
     path("privacy/", include("consent.urls")),
 ]

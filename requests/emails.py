@@ -70,8 +70,10 @@ def remedy_text():
     }
 
 
-def draft_to_requester(req, key, subject_fn, body_fn):
-    """An outbox draft for the requester, in their language, with a link to the request."""
+def draft_to_requester(req, key, subject_fn, body_fn, sms_fn=None):
+    """An outbox draft for the requester, in their language, with a link to the request. A
+    requester without an e-mail address gets it by SMS: ``sms_fn`` (else the subject) is its
+    text, the whole message is in the account center."""
     user = req.requester
 
     def body_with_link():
@@ -82,12 +84,14 @@ def draft_to_requester(req, key, subject_fn, body_fn):
         return f"{body_fn()}\n\n{link}"
 
     subject, body = render(user.preferred_language, subject_fn, body_with_link)
+    sms = render(user.preferred_language, sms_fn, str)[0] if sms_fn is not None else ""
     return Draft(
         key=f"dsr:{req.pk}:{key}",
         recipient_id=user.pk,
         to_email=user.email or "",
         subject=subject,
         body=body,
+        sms=sms,
     )
 
 
@@ -120,7 +124,13 @@ def acknowledgement(req):
             "Thank you. We have received your request “%(subject)s” and will answer by %(due)s."
         ) % {"subject": req.subject, "due": local_date(req.due_at)}
 
-    return draft_to_requester(req, "ack", subject, body)
+    def sms():
+        return _("We have received your request %(ref)s and will answer by %(due)s.") % {
+            "ref": req.reference,
+            "due": local_date(req.due_at),
+        }
+
+    return draft_to_requester(req, "ack", subject, body, sms)
 
 
 def question_to_requester(req, question, asked_at):

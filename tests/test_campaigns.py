@@ -63,9 +63,10 @@ def campaign_notifications(campaign):
 
 
 def assert_each_user_notified_once(campaign, users):
-    with_email = [u for u in users if u.email]
+    """Once each: by e-mail, or by SMS for those without an e-mail address."""
+    reachable = [u for u in users if u.email or u.phone]
     keys = list(campaign_notifications(campaign).values_list("key", flat=True))
-    assert sorted(keys) == sorted(campaigns.notification_key(campaign.pk, u.pk) for u in with_email)
+    assert sorted(keys) == sorted(campaigns.notification_key(campaign.pk, u.pk) for u in reachable)
     deliveries = list(
         CampaignDelivery.objects.filter(campaign=campaign).values_list("user_id", flat=True)
     )
@@ -172,12 +173,15 @@ def test_a_crash_inside_a_batch_rolls_the_batch_back(dpo, people, monkeypatch):
     assert_each_user_notified_once(campaign, users)
 
 
-def test_users_without_email_get_a_delivery_but_no_message(dpo, people):
+def test_users_without_email_get_the_notice_by_sms(dpo, people):
     campaign = significant_version(dpo).campaigns.get()
     campaigns.run_campaign(campaign.pk)
     no_email = people[4]
     assert CampaignDelivery.objects.filter(campaign=campaign, user=no_email).exists()
-    assert not Notification.objects.filter(recipient=no_email).exists()
+    note = Notification.objects.get(recipient=no_email)
+    assert (note.channel, note.to_phone, note.to_email) == ("sms", str(no_email.phone), "")
+    assert note.priority == Notification.Priority.BULK
+    assert Notification.objects.filter(channel="email", recipient__in=people[:4]).count() == 4
 
 
 def test_users_get_the_message_in_their_language(dpo, people):

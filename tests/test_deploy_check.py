@@ -37,6 +37,7 @@ def production_env(**overrides):
             "SMS_ALIYUN_ACCESS_KEY_SECRET": "s" * 30,
             "SMS_ALIYUN_SIGN_NAME": "Privacy Portal",
             "SMS_ALIYUN_TEMPLATE_CODE": "SMS_123456789",
+            "SMS_ALIYUN_NOTICE_TEMPLATE_CODE": "SMS_987654321",
         }
     )
     env.update(overrides)

@@ -14,7 +14,7 @@ from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from notifications import services
 from notifications.models import Notification
@@ -102,7 +102,7 @@ def test_sweep_does_not_acknowledge_a_request_withdrawn_before_it_ran(req, user)
     assert not Notification.objects.exists()
 
 
-def test_requester_without_email_is_acknowledged_without_a_notification(db, clock):
+def test_requester_without_email_is_acknowledged_by_sms_with_the_due_date(db, clock):
     phone_only = UserFactory(email=None)
     r = DataSubjectRequestFactory(requester=phone_only)
     result = sla_sweep()
@@ -110,7 +110,10 @@ def test_requester_without_email_is_acknowledged_without_a_notification(db, cloc
     r.refresh_from_db()
     assert r.acknowledged_at == T0
     assert RequestEvent.objects.filter(request=r, kind=E.ACKNOWLEDGED).exists()
-    assert not Notification.objects.exists()
+    note = Notification.objects.get()
+    assert (note.channel, note.to_phone, note.to_email) == ("sms", str(phone_only.phone), "")
+    assert r.reference in note.sms_text
+    assert formats.date_format(timezone.localtime(r.due_at), "DATE_FORMAT") in note.sms_text
 
 
 # --- reminders ----------------------------------------------------------------------------------

@@ -45,6 +45,8 @@ def aliyun_settings(settings, **overrides):
         "SMS_ALIYUN_SIGN_NAME": "隐私门户",
         "SMS_ALIYUN_TEMPLATE_CODE": "SMS_154950909",
         "SMS_ALIYUN_TEMPLATE_PARAMS": ["code"],
+        "SMS_ALIYUN_NOTICE_TEMPLATE_CODE": "SMS_987654321",
+        "SMS_ALIYUN_NOTICE_TEMPLATE_PARAMS": ["subject", "link"],
         "SMS_ALIYUN_ENDPOINT": "https://dysmsapi.aliyuncs.com/",
         **overrides,
     }
@@ -61,6 +63,8 @@ def tencent_settings(settings, **overrides):
         "SMS_TENCENT_SIGN_NAME": "隐私门户",
         "SMS_TENCENT_TEMPLATE_ID": "449739",
         "SMS_TENCENT_TEMPLATE_PARAMS": ["code", "minutes"],
+        "SMS_TENCENT_NOTICE_TEMPLATE_ID": "7654321",
+        "SMS_TENCENT_NOTICE_TEMPLATE_PARAMS": ["subject", "link"],
         "SMS_TENCENT_REGION": "ap-guangzhou",
         "SMS_TENCENT_ENDPOINT": "https://sms.tencentcloudapi.com/",
         **overrides,
