@@ -39,3 +39,18 @@ def test_a_form_sent_twice_files_one_request(live_server, browser, javascript): 
     assert DataSubjectRequest.objects.filter(requester=user).count() == 1
     assert "/account/requests/DSR-" in page.url
     context.close()
+
+
+def test_the_messages_page_fits_a_375_px_phone(live_server, browser):  # noqa: F811
+    from notifications import services
+
+    user = UserFactory(email=None)
+    link = "http://127.0.0.1:8000/account/requests/DSR-2026-7K3M-9QX4-C/?with=a-long-query-string"
+    services.enqueue([services.Draft("long:1", user.pk, "", "Answered", f"Follow it here: {link}")])
+    context = browser.new_context(locale="en-GB", viewport={"width": 375, "height": 800})
+    context.add_cookies([session_cookie(user, live_server.url)])
+    page = context.new_page()
+    page.goto(live_server.url + reverse("notifications:messages"))
+    assert page.locator(".messages-list > li").count() == 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    context.close()
