@@ -202,3 +202,17 @@ def test_an_admin_confirmation_sent_twice_acts_once(client, dpo):
     dsr.refresh_from_db()
     assert dsr.state == "in_progress"
     assert RequestEvent.objects.filter(request=dsr).count() == before + 1
+
+
+@pytest.mark.django_db
+def test_a_list_action_sent_twice_runs_once(client, dpo):
+    from requests.models import RequestEvent
+
+    client.force_login(dpo)
+    dsr = DataSubjectRequestFactory()
+    queue = reverse("admin:requests_datasubjectrequest_changelist")
+    data = {"action": "assign_to_me", "_selected_action": [dsr.pk], "index": "0"}
+    first, second = send_twice(client, queue, queue, data)
+    assert_second_shows_the_first(first, second)
+    assigned = RequestEvent.objects.filter(request=dsr, kind=RequestEvent.Kind.ASSIGNED)
+    assert assigned.count() == 1
