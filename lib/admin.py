@@ -115,6 +115,9 @@ class _Button:
 
 class ObjectActionsMixin:
     object_actions: Sequence[ObjectAction] = ()
+    #: The field holding the id of the person an object is about (a request's requester, a
+    #: verification's user): staff never act on objects about themselves.
+    subject_field: str | None = None
     #: The name of the generic route (default ``<app>_<model>_do``), kept when older names exist.
     object_action_url_name: str | None = None
     confirm_template = "admin/confirm_action.html"
@@ -125,7 +128,27 @@ class ObjectActionsMixin:
         """The actions this admin offers for ``obj`` (override to build them per object)."""
         return list(self.object_actions)
 
+    def is_about_self(self, request, obj) -> bool:
+        return bool(
+            self.subject_field
+            and obj is not None
+            and getattr(obj, self.subject_field, None) == request.user.pk
+        )
+
+    def has_change_permission(self, request, obj=None):
+        """An object about the staff member themselves is read-only to them."""
+        if self.is_about_self(request, obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if self.is_about_self(request, obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
     def may_run(self, request, obj, action: ObjectAction) -> bool:
+        if self.is_about_self(request, obj):
+            return False
         if action.permission:
             return request.user.has_perm(action.permission)
         return self.has_change_permission(request, obj)

@@ -351,6 +351,7 @@ def search_by_reference(request, queryset, term, path):
 
 @admin.register(DataSubjectRequest)
 class DataSubjectRequestAdmin(ObjectActionsMixin, TolerantAutocompleteMixin, admin.ModelAdmin):
+    subject_field = "requester_id"  # staff never act on their own (lib.admin)
     list_display = (
         "reference",
         "kind",
@@ -571,7 +572,9 @@ class DataSubjectRequestAdmin(ObjectActionsMixin, TolerantAutocompleteMixin, adm
     @admin.action(description=_("Assign to me"), permissions=["change"])
     def assign_to_me(self, request, queryset):
         done = 0
-        for req in queryset.filter(state__in=OPEN_STATES).exclude(assignee=request.user):
+        # Never one's own request: staff do not handle what is about themselves.
+        mine = queryset.filter(state__in=OPEN_STATES).exclude(assignee=request.user)
+        for req in mine.exclude(requester=request.user):
             try:
                 workflow.assign(req, request.user, request.user)
             except workflow.TransitionError:
@@ -583,8 +586,8 @@ class DataSubjectRequestAdmin(ObjectActionsMixin, TolerantAutocompleteMixin, adm
         ) % {"n": done}
         if skipped:
             message += " " + ngettext(
-                "%(n)d request was skipped because it is closed or already yours.",
-                "%(n)d requests were skipped because they are closed or already yours.",
+                "%(n)d request was skipped because it is closed, already yours or about you.",
+                "%(n)d requests were skipped because they are closed, already yours or about you.",
                 skipped,
             ) % {"n": skipped}
         self.message_user(request, message, messages.SUCCESS)
@@ -630,7 +633,7 @@ class DataSubjectRequestAdmin(ObjectActionsMixin, TolerantAutocompleteMixin, adm
 
     def _get_for_action(self, request, pk):
         req = get_object_or_404(DataSubjectRequest.objects.select_related("requester"), pk=pk)
-        if not self.has_change_permission(request, req):
+        if not self.has_change_permission(request, req) or self.is_about_self(request, req):
             raise PermissionDenied
         return req
 

@@ -334,6 +334,7 @@ def _masked_display(field):
 
 @admin.register(Verification)
 class VerificationAdmin(ObjectActionsMixin, admin.ModelAdmin):
+    subject_field = "user_id"  # staff never act on their own (lib.admin)
     object_actions = VERIFICATION_ACTIONS
     object_action_url_name = "verification_verification_decide"
     list_display = (
@@ -674,6 +675,7 @@ CONSENT_ACTIONS = [
 
 @admin.register(GuardianConsent)
 class GuardianConsentAdmin(ObjectActionsMixin, admin.ModelAdmin):
+    subject_field = "child_id"  # staff never act on their own (lib.admin)
     object_actions = CONSENT_ACTIONS
     object_action_url_name = "verification_guardianconsent_decide"
     list_display = (
