@@ -101,6 +101,9 @@ class PolicyVersion(models.Model):
         verbose_name = _("policy version")
         verbose_name_plural = _("policy versions")
         ordering = ["document", "-number"]
+        permissions = [
+            ("publish_policyversion", _("Can publish a policy version (every user is told)"))
+        ]
         constraints = [
             models.UniqueConstraint(fields=["document", "number"], name="policy_version_unique"),
             models.CheckConstraint(

@@ -81,9 +81,9 @@ class ObjectAction:
     ``run(request, obj, cleaned_data)`` does the work and may return the success message (else
     ``done`` is shown); an exception listed in ``errors`` becomes a form error. ``allowed(obj)``
     says from which states it can run (else ``refused`` is shown). ``permission`` is a
-    permission name ("app_label.codename"); None means the admin's change permission on the
-    object. ``url_name``/``url_path`` give the action a URL of its own besides
-    ``<id>/do/<name>/``."""
+    permission name ("app_label.codename") or a tuple of them, all needed; None means the
+    admin's change permission on the object. ``url_name``/``url_path`` give the action a URL
+    of its own besides ``<id>/do/<name>/``."""
 
     name: str
     title: object
@@ -94,7 +94,7 @@ class ObjectAction:
     done: object = ""
     allowed: Callable = _always
     refused: object = _("This is not possible in its current state.")
-    permission: str | None = None
+    permission: str | tuple | None = None
     errors: tuple = ()
     summary: Callable | None = None  # (request, obj) -> [(label, value)]
     notices: Callable | None = None  # (request, obj) -> [text]
@@ -149,6 +149,8 @@ class ObjectActionsMixin:
     def may_run(self, request, obj, action: ObjectAction) -> bool:
         if self.is_about_self(request, obj):
             return False
+        if isinstance(action.permission, tuple | list):
+            return request.user.has_perms(action.permission)
         if action.permission:
             return request.user.has_perm(action.permission)
         return self.has_change_permission(request, obj)

@@ -17,6 +17,12 @@ class PortalConfig(AppConfig):
 
     def ready(self):
         from django.core import checks
+        from django.db.models.signals import post_migrate
+
+        from .roles import sync_after_migrate
+
+        # The staff roles follow privacyportal/roles.py after every migrate.
+        post_migrate.connect(sync_after_migrate, dispatch_uid="portal-sync-roles")
 
         from lib.ratelimits import check_cache
 

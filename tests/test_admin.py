@@ -115,7 +115,7 @@ def one_of_each(admin_user, user, staff):
         body_en="We updated our policy.",
         body_zh="我们更新了政策。",
     )
-    Group.objects.create(name="Auditors")
+    Group.objects.get_or_create(name="Auditors")  # one of the roles, synced after migrate
     interval = IntervalSchedule.objects.create(every=10, period=IntervalSchedule.SECONDS)
     CrontabSchedule.objects.create(minute="0", hour="3")
     ClockedSchedule.objects.create(clocked_time=timezone.now() + timedelta(days=1))

@@ -178,7 +178,7 @@ def test_a_guardians_name_and_phone_are_masked(db):
 
 
 def test_group_membership_and_flags_stay_readable(person, dpo):
-    group = Group.objects.create(name="Verification reviewers")
+    group, _created = Group.objects.get_or_create(name="Verification reviewers")
     with set_actor(dpo):
         person.groups.add(group)
         person.is_staff = True

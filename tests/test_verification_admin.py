@@ -49,8 +49,10 @@ def _with_perms(user, *codenames):
 REVIEW_PERMS = (
     "view_verification",
     "change_verification",
+    "approve_verification",
     "view_guardianconsent",
     "change_guardianconsent",
+    "verify_guardianconsent",
 )
 
 
@@ -433,9 +435,9 @@ def test_purged_document_is_gone(client, privileged, documents):
 # --- Approve and reject ---------------------------------------------------------------------------
 
 
-def test_approve_page_confirms_and_approval_notifies_the_user(client, reviewer):
+def test_approve_page_confirms_and_approval_notifies_the_user(client, privileged):
     verification = submit_individual()
-    client.force_login(reviewer)
+    client.force_login(privileged)
 
     page = client.get(decide_url(verification, "approve"))
     unconfirmed = client.post(decide_url(verification, "approve"), {})
@@ -450,7 +452,7 @@ def test_approve_page_confirms_and_approval_notifies_the_user(client, reviewer):
     assert "The verification is approved and the user has been told." in flash(response)
     verification.refresh_from_db()
     assert verification.status == "approved"
-    assert verification.decided_by == reviewer
+    assert verification.decided_by == privileged
     note = Notification.objects.get(key=f"verification:{verification.pk}:approved")
     assert note.to_email == verification.user.email
 
@@ -486,9 +488,9 @@ def test_enterprise_needs_two_different_approvers(client, settings, privileged, 
     assert Notification.objects.filter(key=f"verification:{company.pk}:approved").exists()
 
 
-def test_reject_needs_a_reason(client, reviewer):
+def test_reject_needs_a_reason(client, privileged):
     verification = submit_individual()
-    client.force_login(reviewer)
+    client.force_login(privileged)
 
     response = client.post(decide_url(verification, "reject"), {"reason": "   "})
 
@@ -499,9 +501,9 @@ def test_reject_needs_a_reason(client, reviewer):
     assert not Notification.objects.exists()
 
 
-def test_reject_with_a_reason_tells_the_user_why(client, reviewer):
+def test_reject_with_a_reason_tells_the_user_why(client, privileged):
     verification = submit_individual()
-    client.force_login(reviewer)
+    client.force_login(privileged)
 
     response = client.post(
         decide_url(verification, "reject"), {"reason": "The photo of the back is blurred."}
@@ -517,10 +519,10 @@ def test_reject_with_a_reason_tells_the_user_why(client, reviewer):
     assert "The photo of the back is blurred." in mail.outbox[0].body
 
 
-def test_decided_verification_offers_no_actions(client, reviewer):
+def test_decided_verification_offers_no_actions(client, privileged):
     verification = submit_individual()
-    service.reject(verification, reviewer, "Blurred.")
-    client.force_login(reviewer)
+    service.reject(verification, privileged, "Blurred.")
+    client.force_login(privileged)
 
     page = client.get(change_url(verification)).content.decode()
     response = client.post(decide_url(verification, "approve"), {"confirm": "on"}, follow=True)
@@ -698,3 +700,26 @@ def test_unicode_digits_in_admin_parameters_are_not_ids(admin_client):
         "/admin/verification/verification/?q=V-%C2%B2",
     ):
         assert admin_client.get(url).status_code < 500, url
+
+
+def test_deciding_a_verification_needs_to_see_what_is_decided(client, reviewer, db):
+    """Approvers see the documents they approve: without the sensitive-data permission a
+    reviewer is offered no decision and is refused one sent anyway."""
+    verification = VerificationFactory()
+    client.force_login(reviewer)
+    page = client.get(reverse("admin:verification_verification_change", args=[verification.pk]))
+    assert "object-action-approve" not in page.content.decode()
+    url = reverse("admin:verification_verification_decide", args=[verification.pk, "approve"])
+    assert client.post(url, {"confirm": "on"}).status_code == 403
+    verification.refresh_from_db()
+    assert verification.status == Verification.Status.SUBMITTED
+
+
+def test_deciding_needs_the_permission_of_its_own(client, db):
+    staff = _with_perms(
+        StaffFactory(), "view_verification", "change_verification", "view_sensitive_data"
+    )
+    verification = VerificationFactory()
+    client.force_login(staff)
+    url = reverse("admin:verification_verification_decide", args=[verification.pk, "approve"])
+    assert client.post(url, {"confirm": "on"}).status_code == 403

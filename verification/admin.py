@@ -292,6 +292,15 @@ def _four_eyes_notices(request, verification):
     ]
 
 
+# Deciding is a permission of its own, and whoever decides must see what they decide on: the
+# unmasked numbers and the documents.
+DECIDE_VERIFICATION = (
+    "verification.change_verification",
+    "verification.approve_verification",
+    "verification.view_sensitive_data",
+)
+DECIDE_CONSENT = ("verification.change_guardianconsent", "verification.verify_guardianconsent")
+
 VERIFICATION_ACTIONS = [
     ObjectAction(
         name="approve",
@@ -303,6 +312,7 @@ VERIFICATION_ACTIONS = [
         errors=(service.VerificationError,),
         summary=_verification_summary,
         notices=_four_eyes_notices,
+        permission=DECIDE_VERIFICATION,
     ),
     ObjectAction(
         name="reject",
@@ -314,6 +324,7 @@ VERIFICATION_ACTIONS = [
         refused=_("This verification has already been decided."),
         errors=(service.VerificationError,),
         summary=_verification_summary,
+        permission=DECIDE_VERIFICATION,
     ),
 ]
 
@@ -656,6 +667,7 @@ CONSENT_ACTIONS = [
         refused=_("This consent has already been decided."),
         errors=(service.VerificationError,),
         summary=_consent_summary,
+        permission=DECIDE_CONSENT,
     ),
     ObjectAction(
         name="reject",
@@ -669,6 +681,7 @@ CONSENT_ACTIONS = [
         refused=_("This consent has already been decided."),
         errors=(service.VerificationError,),
         summary=_consent_summary,
+        permission=DECIDE_CONSENT,
     ),
 ]
 

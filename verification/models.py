@@ -131,6 +131,7 @@ class Verification(models.Model):
         ordering = ["submitted_at"]
         permissions = [
             ("view_sensitive_data", _("Can see unmasked ID and account numbers and documents")),
+            ("approve_verification", _("Can approve or reject a verification")),
         ]
         indexes = [
             # The review queue: by status, oldest first.
@@ -253,6 +254,7 @@ class GuardianConsent(models.Model):
         verbose_name = _("guardian consent")
         verbose_name_plural = _("guardian consents")
         ordering = ["-recorded_at"]
+        permissions = [("verify_guardianconsent", _("Can verify or reject a guardian's consent"))]
         indexes = [models.Index(fields=["child", "status"], name="guardian_child_status_idx")]
 
     def __str__(self):

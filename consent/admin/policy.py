@@ -218,8 +218,8 @@ PUBLISH = ObjectAction(
     form_kwargs=lambda request, version: {"version": version},
     allowed=lambda version: not version.is_published,
     refused=_("This version is already published."),
-    # Publishing is a change to a draft; published versions are read-only otherwise.
-    permission="consent.change_policyversion",
+    # Publishing mails every user: a permission of its own, besides changing drafts.
+    permission=("consent.change_policyversion", "consent.publish_policyversion"),
     errors=(policies.PolicyError,),
     url_name="consent_policyversion_publish",
     template="admin/consent/policyversion/publish.html",

@@ -7,7 +7,7 @@ import io
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -16,6 +16,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from PIL import Image, ImageDraw, ImageFont
 
 from accounts.models import User
+from privacyportal import roles
+from privacyportal.roles import sync_roles
 from requests import workflow
 from requests.models import DataSubjectRequest, RequestKind
 from verification import services as verification
@@ -52,25 +54,6 @@ DEMO_LEGAL_REP_ID = "31010419850612516X"  # bob's company's legal representative
 DEMO_CREDIT_CODE = "91110108MA01B2C344"  # unified social credit code of bob's company
 DEMO_BANK_ACCOUNT = "6217 0012 3456 7890 122"  # UnionPay-style card, Luhn-valid, as typed
 DEMO_NUMBERS = (DEMO_RESIDENT_ID, DEMO_LEGAL_REP_ID, DEMO_CREDIT_CODE, DEMO_BANK_ACCOUNT)
-
-AGENT_PERMISSIONS = [
-    "view_datasubjectrequest",
-    "change_datasubjectrequest",
-    "add_datasubjectrequest",
-    "view_requestmessage",
-    "view_user",
-    "view_calendaroverride",
-]
-# Named reviewers of real-name verification: the second pair of eyes for enterprises, allowed
-# to see unmasked numbers and documents (VER-4).
-REVIEWER_PERMISSIONS = [
-    "view_verification",
-    "change_verification",
-    "view_verificationdocument",
-    "view_guardianconsent",
-    "change_guardianconsent",
-    "view_sensitive_data",
-]
 
 
 # Consent demo data (fictitious): purposes, policy texts and recipients, in both languages.
@@ -225,11 +208,11 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, password, **options):
-        dpo_group, _ = Group.objects.get_or_create(name=settings.DPO_GROUP_NAME)
-        agents, _ = Group.objects.get_or_create(name="Support agents")
-        agents.permissions.set(Permission.objects.filter(codename__in=AGENT_PERMISSIONS))
-        reviewers, _ = Group.objects.get_or_create(name="Verification reviewers")
-        reviewers.permissions.set(Permission.objects.filter(codename__in=REVIEWER_PERMISSIONS))
+        # The staff roles (privacyportal/roles.py; also synced after every migrate).
+        sync_roles()
+        dpo_group = Group.objects.get(name=settings.DPO_GROUP_NAME)
+        agents = Group.objects.get(name=roles.SUPPORT_AGENTS)
+        reviewers = Group.objects.get(name=roles.VERIFICATION_REVIEWERS)
 
         staff = {}
         for email, phone, _label, is_dpo in STAFF:
