@@ -128,3 +128,17 @@ def test_only_the_dpo_may_publish_a_policy_version(client, role, status):
     client.force_login(member(role))
     url = reverse("admin:consent_policyversion_publish", args=[version.pk])
     assert client.get(url).status_code == status
+
+
+def test_the_demo_has_a_staff_member_in_each_role():
+    from accounts.models import User
+
+    call_command("seed_demo", "--password", "a-demo-pass-2026")
+    names = {
+        email: set(User.objects.get(email=email).groups.values_list("name", flat=True))
+        for email in ("dpo@example.com", "agent@example.com", "auditor@example.com")
+    }
+    assert settings.DPO_GROUP_NAME in names["dpo@example.com"]
+    assert names["agent@example.com"] == {roles.SUPPORT_AGENTS, roles.VERIFICATION_REVIEWERS}
+    assert names["auditor@example.com"] == {roles.AUDITORS}
+    assert not User.objects.get(email="auditor@example.com").is_superuser

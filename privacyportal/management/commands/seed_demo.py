@@ -38,9 +38,16 @@ def secret_text(key_hex: str) -> str:
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
+# (e-mail, phone, who, roles): the roles of privacyportal/roles.py; the DPO is also superuser.
 STAFF = [
-    ("dpo@example.com", "+8613800000001", "Data Protection Officer", True),
-    ("agent@example.com", "+8613800000002", "Support agent and verification reviewer", False),
+    ("dpo@example.com", "+8613800000001", "Data Protection Officer", ("dpo",)),
+    (
+        "agent@example.com",
+        "+8613800000002",
+        "Support agent and verification reviewer",
+        ("agent", "reviewer"),
+    ),
+    ("auditor@example.com", "+8613800000003", "Auditor: read-only everywhere", ("auditor",)),
 ]
 USERS = [
     ("alice@example.com", "+8613900000001", "alice"),
@@ -210,18 +217,24 @@ class Command(BaseCommand):
     def handle(self, *args, password, **options):
         # The staff roles (privacyportal/roles.py; also synced after every migrate).
         sync_roles()
-        dpo_group = Group.objects.get(name=settings.DPO_GROUP_NAME)
-        agents = Group.objects.get(name=roles.SUPPORT_AGENTS)
-        reviewers = Group.objects.get(name=roles.VERIFICATION_REVIEWERS)
+        groups = {
+            "dpo": Group.objects.get(name=settings.DPO_GROUP_NAME),
+            "agent": Group.objects.get(name=roles.SUPPORT_AGENTS),
+            "reviewer": Group.objects.get(name=roles.VERIFICATION_REVIEWERS),
+            "auditor": Group.objects.get(name=roles.AUDITORS),
+        }
 
         staff = {}
-        for email, phone, _label, is_dpo in STAFF:
+        for email, phone, _label, staff_roles in STAFF:
             user = self._user(
-                email, phone, password, is_staff=True, is_superuser=is_dpo, preferred_language="en"
+                email,
+                phone,
+                password,
+                is_staff=True,
+                is_superuser="dpo" in staff_roles,
+                preferred_language="en",
             )
-            user.groups.add(dpo_group if is_dpo else agents)
-            if not is_dpo:
-                user.groups.add(reviewers)
+            user.groups.add(*(groups[role] for role in staff_roles))
             staff[email] = user
         users = {
             email: self._user(email, phone, password, username=username, preferred_language="en")
