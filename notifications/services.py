@@ -150,14 +150,16 @@ def enqueue(drafts: list[Draft]) -> int:
 def _by_sms_without_email(drafts: list[Draft]) -> list[Draft]:
     """E-mails to people without an e-mail address become SMS to their phone number (one
     query for the batch). Marketing never does: it is sent only where it was agreed to."""
-    lacking = {
-        d.recipient_id
-        for d in drafts
-        if d.channel == Notification.Channel.EMAIL
-        and not d.to_email
-        and d.recipient_id is not None
-        and d.priority != Notification.Priority.MARKETING
-    }
+
+    def needs_sms(d: Draft) -> bool:
+        return (
+            d.channel == Notification.Channel.EMAIL
+            and not d.to_email
+            and d.recipient_id is not None
+            and d.priority != Notification.Priority.MARKETING
+        )
+
+    lacking = {d.recipient_id for d in drafts if needs_sms(d)}
     if not lacking:
         return drafts
     from accounts.models import User
@@ -168,13 +170,12 @@ def _by_sms_without_email(drafts: list[Draft]) -> list[Draft]:
         .exclude(phone="")
         .values_list("pk", "phone")
     )
-    converted = []
-    for d in drafts:
-        phone = phones.get(d.recipient_id) if d.recipient_id in lacking and not d.to_email else None
-        if phone and d.channel == Notification.Channel.EMAIL:
-            d = replace(d, channel=Notification.Channel.SMS, to_phone=str(phone))
-        converted.append(d)
-    return converted
+    return [
+        replace(d, channel=Notification.Channel.SMS, to_phone=str(phones[d.recipient_id]))
+        if needs_sms(d) and d.recipient_id in phones
+        else d
+        for d in drafts
+    ]
 
 
 def schedule_delivery():
@@ -190,22 +191,27 @@ def _lease() -> timedelta:
     return timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
 
 
+def _lease_passed(now):
+    """Rows whose delivering worker let its lease pass (rows claimed before leases existed:
+    their claim time plus a lease)."""
+    return Q(lease_until__lt=now) | Q(lease_until=None, claimed_at__lt=now - _lease())
+
+
 def _claimable(now):
     """Pending rows whose time has come, and rows whose sending worker let its lease pass (it
     died or lost its database): those are taken again within about a lease."""
-    expired = Q(lease_until__lt=now) | Q(lease_until=None, claimed_at__lt=now - _lease())
     return Q(attempts__lt=MAX_ATTEMPTS, next_attempt_at__lte=now) & (
-        Q(status=Notification.Status.PENDING) | (Q(status=Notification.Status.SENDING) & expired)
+        Q(status=Notification.Status.PENDING)
+        | (Q(status=Notification.Status.SENDING) & _lease_passed(now))
     )
 
 
 def give_up_on_abandoned(now) -> int:
     """A row whose last allowed attempt died with its worker would stay 'sending' for ever:
     mark it failed, so it shows among the failures the DPO monitors."""
-    expired = Q(lease_until__lt=now) | Q(lease_until=None, claimed_at__lt=now - _lease())
     return (
         Notification.objects.filter(status=Notification.Status.SENDING, attempts__gte=MAX_ATTEMPTS)
-        .filter(expired)
+        .filter(_lease_passed(now))
         .update(status=Notification.Status.FAILED, last_error="abandoned by a worker")
     )
 

@@ -66,6 +66,14 @@ def test_marketing_never_turns_into_an_sms():
     assert not Notification.objects.exists()
 
 
+def test_marketing_in_the_same_batch_as_a_notice_stays_unsent_while_the_notice_goes_by_sms():
+    user = UserFactory(email=None)
+    marketing = notice(user, key="m", priority=Notification.Priority.MARKETING)
+    drafts = [notice(user, key="n"), marketing]
+    assert services.enqueue(drafts) == 1
+    assert list(Notification.objects.values_list("key", "channel")) == [("n", "sms")]
+
+
 def test_a_refused_sms_is_retried_after_a_pause_and_recorded(settings):
     user = UserFactory(email=None)
     start = timezone.now()
