@@ -77,6 +77,17 @@ def _check_date_part(part, value):
         raise IncorrectLookupParameters(f"{part} must be a number from {low} to {high}")
 
 
+def _split(lookup) -> tuple[str, str]:
+    """``assignee__pk__exact`` -> (``assignee__id``, ``exact``); a bare field path is an exact
+    match."""
+    path, _sep, lookup_type = lookup.rpartition(LOOKUP_SEP)
+    if not path or lookup_type not in FILTER_LOOKUPS:
+        path, lookup_type = lookup, "exact"
+    if path.endswith(LOOKUP_SEP + "pk"):
+        path = path[: -len("pk")] + "id"
+    return path, lookup_type
+
+
 def strict_lookup_allowed(model_admin, lookup, value, request=None) -> bool:
     model = model_admin.model
     for fk_lookup in model._meta.related_fkey_lookups:  # raw-id popups (limit_choices_to)
@@ -85,8 +96,7 @@ def strict_lookup_allowed(model_admin, lookup, value, request=None) -> bool:
         if (lookup, value) in widgets.url_params_from_lookup_dict(fk_lookup).items():
             return True
     if lookup in getattr(model_admin, "url_lookups", ()):
-        path, _sep, lookup_type = lookup.rpartition(LOOKUP_SEP)
-        _check_value(model, path or lookup, lookup_type or "exact", value)
+        _check_value(model, *_split(lookup), value)
         return True
     paths, names = _filter_paths(model_admin, request)
     if lookup in names:
@@ -100,18 +110,13 @@ def strict_lookup_allowed(model_admin, lookup, value, request=None) -> bool:
     if lookup in paths:  # AllValuesFieldListFilter: the bare field path
         _check_value(model, lookup, "exact", value)
         return True
-    path, _sep, lookup_type = lookup.rpartition(LOOKUP_SEP)
-    if lookup_type not in FILTER_LOOKUPS:
+    if lookup.rpartition(LOOKUP_SEP)[2] not in FILTER_LOOKUPS:
         return False
+    path, lookup_type = _split(lookup)
     # Related filters name the target field too: assignee__id__exact.
     root, _sep, target = path.rpartition(LOOKUP_SEP)
-    if path in paths or (root in paths and target in ("id", "pk")):
-        _check_value(
-            model,
-            path.replace("__pk", "__id") if path.endswith("__pk") else path,
-            lookup_type,
-            value,
-        )
+    if path in paths or (root in paths and target == "id"):
+        _check_value(model, path, lookup_type, value)
         return True
     return False
 

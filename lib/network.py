@@ -27,12 +27,12 @@ def client_ip(request) -> str | None:
 def client_limit_address(request) -> str | None:
     """The address that limits count per: the client's address, IPv6 reduced to its /64
     network (written as its first address). One IPv6 host usually holds a whole /64 and could
-    otherwise take a new address for every try. Used by django-axes and the SMS limits."""
-    address = client_ip(request)
+    otherwise take a new address for every try. Used by django-axes, the SMS limits and the
+    rate limits. None when there is no valid address (a malformed forwarded header)."""
     try:
-        ip = ipaddress.ip_address(address or "")
+        ip = ipaddress.ip_address(client_ip(request) or "")
     except ValueError:
-        return address
+        return None
     if ip.version == 6:
         return str(ipaddress.ip_network(f"{ip}/64", strict=False).network_address)
     return str(ip)

@@ -13,7 +13,6 @@ Views use :func:`limit_posts` (every POST counts) or, where only some attempts s
 (``accounts.services``).
 """
 
-import ipaddress
 import logging
 import math
 from collections.abc import Callable
@@ -63,13 +62,9 @@ DEFAULT_MESSAGE = _("Too many requests were sent.")
 
 
 def client_network(request) -> str:
-    """The client's address (through NUM_PROXIES trusted proxies), IPv6 reduced to its /64:
-    one IPv6 host usually holds a whole /64 and could otherwise change address per request."""
-    address = client_limit_address(request) or ""
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return "unknown"
+    """The key of a limit per client address (``lib.network.client_limit_address``: IPv6 per
+    /64)."""
+    return client_limit_address(request) or "unknown"
 
 
 def signed_in_user(request) -> str | None:

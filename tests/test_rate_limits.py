@@ -512,3 +512,19 @@ def test_an_unreachable_cache_is_never_a_500(settings, fail_open, status):
     settings.RATELIMIT_FAIL_OPEN = fail_open
     response = Client().post(LOGIN, {"phone": UNREGISTERED, "send": "1"})
     assert response.status_code == status
+
+
+@pytest.mark.parametrize("forwarded", ["garbage", "999.1.1.1", "", "1.2.3"])
+def test_a_malformed_forwarded_address_is_counted_as_unknown_never_a_server_error(
+    settings, forwarded
+):
+    from lib.network import client_limit_address
+
+    settings.NUM_PROXIES = 1
+    request = RequestFactory(HTTP_X_FORWARDED_FOR=forwarded).get("/")
+    if forwarded:
+        assert client_limit_address(request) is None
+    response = Client(HTTP_X_FORWARDED_FOR=forwarded).post(
+        PASSWORD_LOGIN, {"username": "nobody@example.com", "password": "wrong-guess"}
+    )
+    assert response.status_code == 200
