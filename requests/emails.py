@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -84,7 +84,10 @@ def draft_to_requester(req, key, subject_fn, body_fn, sms_fn=None):
         return f"{body_fn()}\n\n{link}"
 
     subject, body = render(user.preferred_language, subject_fn, body_with_link)
-    sms = render(user.preferred_language, sms_fn, str)[0] if sms_fn is not None else ""
+    sms = ""
+    if sms_fn is not None:
+        with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
+            sms = str(sms_fn())
     return Draft(
         key=f"dsr:{req.pk}:{key}",
         recipient_id=user.pk,
