@@ -446,3 +446,11 @@ def test_deadline_messages_go_before_a_large_campaign_backlog(db):
     urgent.refresh_from_db()
     assert urgent.status == N.SENT
     assert Notification.objects.filter(status=N.PENDING).count() == 5
+
+
+def test_the_acknowledgement_sms_is_in_the_requesters_language(db, clock):
+    chinese = UserFactory(email=None, preferred_language="zh-hans")
+    r = DataSubjectRequestFactory(requester=chinese)
+    sla_sweep()
+    note = Notification.objects.get()
+    assert note.sms_text.startswith(f"我们已收到您的申请 {r.reference}")
