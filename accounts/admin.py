@@ -7,10 +7,12 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from lib.admin import person_url
 from lib.phones import e164
 
 from . import second_factor
@@ -43,7 +45,16 @@ class PortalUserChangeForm(UserChangeForm):
 class UserAdmin(BaseUserAdmin):
     add_form = PortalUserCreationForm
     form = PortalUserChangeForm
-    list_display = ("__str__", "phone", "email", "username", "is_staff", "is_active", "date_joined")
+    list_display = (
+        "__str__",
+        "phone",
+        "email",
+        "username",
+        "is_staff",
+        "is_active",
+        "date_joined",
+        "person_page",
+    )
     list_filter = ("is_staff", "is_active", "groups", "preferred_language")
     search_fields = ("=phone", "email", "username")
     ordering = ("-date_joined",)
@@ -79,6 +90,10 @@ class UserAdmin(BaseUserAdmin):
             },
         ),
     )
+
+    @admin.display(description=_("Everything about them"))
+    def person_page(self, obj):
+        return format_html('<a href="{}">{}</a>', person_url(obj.pk), _("Person page"))
 
     @admin.display(description=_("Second factor"))
     def second_factor_state(self, obj):

@@ -116,7 +116,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         ]
 
     def __str__(self):
-        return f"U-{self.pk or 0:06d}"
+        # The reference; admin pages name the person instead while they render (display.py).
+        from . import display
+
+        if display.names_shown():
+            return display.person_label(self)
+        return display.reference(self)
 
     @property
     def is_erased(self):
@@ -140,7 +145,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     def contact_label(self):
         """What staff see to recognise a requester: e-mail if given, else the phone number."""
         if self.is_erased:
-            return str(_("deleted account %(ref)s") % {"ref": self})
+            return str(_("deleted account %(ref)s") % {"ref": f"U-{self.pk or 0:06d}"})
         return self.email or str(self.phone)
 
 

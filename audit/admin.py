@@ -17,6 +17,8 @@ if admin.site.is_registered(AuditLogEntry):
 
 @admin.register(AuditLogEntry)
 class AuditLogEntryAdmin(EvidenceAdminMixin, admin.ModelAdmin):
+    # One person's records, linked from their person page (privacyportal/person.py).
+    url_lookups = ("content_type__id__exact", "object_id__exact", "actor__id__exact")
     list_display = ("timestamp", "action", "content_type", "object_id", "object_repr", "actor")
     list_filter = ("action", "content_type")
     list_select_related = ("content_type", "actor")

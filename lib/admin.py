@@ -22,6 +22,7 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from .forms import ConfirmForm
@@ -118,6 +119,11 @@ class ObjectActionsMixin:
     #: The field holding the id of the person an object is about (a request's requester, a
     #: verification's user): staff never act on objects about themselves.
     subject_field: str | None = None
+    #: The field holding the id of the staff member who entered an object (a guardian's
+    #: consent): its decisions are taken by someone else, never by whoever recorded it.
+    recorder_field: str | None = None
+    #: Shown on the change page to the staff member who recorded the object.
+    recorded_by_you = _("You recorded this; another staff member decides on it.")
     #: The name of the generic route (default ``<app>_<model>_do``), kept when older names exist.
     object_action_url_name: str | None = None
     confirm_template = "admin/confirm_action.html"
@@ -146,8 +152,15 @@ class ObjectActionsMixin:
             return False
         return super().has_delete_permission(request, obj)
 
+    def is_recorded_by_self(self, request, obj) -> bool:
+        return bool(
+            self.recorder_field
+            and obj is not None
+            and getattr(obj, self.recorder_field, None) == request.user.pk
+        )
+
     def may_run(self, request, obj, action: ObjectAction) -> bool:
-        if self.is_about_self(request, obj):
+        if self.is_about_self(request, obj) or self.is_recorded_by_self(request, obj):
             return False
         if isinstance(action.permission, tuple | list):
             return request.user.has_perms(action.permission)
@@ -202,6 +215,11 @@ class ObjectActionsMixin:
         extra_context = dict(extra_context or {})
         obj = self.get_object(request, unquote(object_id))
         if obj is not None and self.has_view_or_change_permission(request, obj):
+            person_id = getattr(obj, self.subject_field, None) if self.subject_field else None
+            if person_id and request.user.has_perm("accounts.view_user"):
+                extra_context.setdefault("person_page_url", person_url(person_id))
+            if self.is_recorded_by_self(request, obj) and request.method == "GET":
+                messages.info(request, self.recorded_by_you)
             extra_context.setdefault(
                 "object_action_buttons",
                 [
@@ -252,3 +270,15 @@ class ObjectActionsMixin:
             **(spec.context(request, obj) if spec.context else {}),
         }
         return TemplateResponse(request, spec.template or self.confirm_template, context)
+
+
+def person_url(user_id) -> str:
+    """The admin page that shows everything about one person (privacyportal/person.py)."""
+    return reverse("admin:person", args=[user_id])
+
+
+def person_link(user) -> str:
+    """``str(user)`` (a name on admin pages) linking to that person's page."""
+    if user is None:
+        return "—"
+    return format_html('<a href="{}">{}</a>', person_url(user.pk), str(user))

@@ -50,6 +50,8 @@ class BackupsFilter(admin.SimpleListFilter):
 
 @admin.register(ErasureRecord)
 class ErasureRecordAdmin(EvidenceAdminMixin, admin.ModelAdmin):
+    # One person's records, linked from their person page (privacyportal/person.py).
+    url_lookups = ("subject_id__exact",)
     list_display = (
         "__str__",
         "created_at",
@@ -148,6 +150,8 @@ def _deletion_summary(request, scheduled):
 
 @admin.register(AccountDeletion)
 class AccountDeletionAdmin(ObjectActionsMixin, EvidenceAdminMixin, admin.ModelAdmin):
+    # One person's records, linked from their person page (privacyportal/person.py).
+    url_lookups = ("user__id__exact",)
     list_display = (
         "__str__",
         "user",
@@ -222,6 +226,8 @@ class AccountDeletionAdmin(ObjectActionsMixin, EvidenceAdminMixin, admin.ModelAd
 class DataExportAdmin(EvidenceAdminMixin, admin.ModelAdmin):
     """Exports are built for users and downloaded by them only; staff see the record."""
 
+    # One person's records, linked from their person page (privacyportal/person.py).
+    url_lookups = ("user__id__exact",)
     list_display = (
         "__str__",
         "user",

@@ -246,6 +246,8 @@ class LegalHoldAdmin(ObjectActionsMixin, admin.ModelAdmin):
         )
     ]
     form = LegalHoldForm
+    # One person's records, linked from their person page (privacyportal/person.py).
+    url_lookups = ("user__id__exact",)
     list_display = ("__str__", "scope", "target", "starts_at", "ends_at", "state", "created_by")
     list_filter = (CurrentFilter, "scope")
     list_select_related = ("user", "request", "created_by")

@@ -7,6 +7,8 @@ from .models import Notification
 class NotificationAdmin(admin.ModelAdmin):
     """The outbox, read-only: what was sent to whom and when (proof of notification)."""
 
+    # One person's records, linked from their person page (privacyportal/person.py).
+    url_lookups = ("recipient__id__exact",)
     list_display = ("key", "to_email", "subject", "status", "attempts", "created_at", "sent_at")
     list_filter = ("status",)
     search_fields = ("=key", "to_email")

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts import second_factor
+from accounts import display, second_factor
 from lib import admin_lookups, ratelimits
 from lib.admin import EvidenceAdminMixin  # noqa: F401 - re-exported for the apps' admins
 from lib.http import safe_next
@@ -81,6 +81,11 @@ class PortalAdminSite(admin.AdminSite):
             if model in self._registry:  # not a swapped-out model (auth.User)
                 admin_lookups.harden(self._registry[model])
 
+    def autocomplete_view(self, request):
+        """People are named in the choices (accounts.display), as on the rendered pages."""
+        with display.naming_people():
+            return super().autocomplete_view(request)
+
     def has_permission(self, request):
         """Staff who have also passed the second factor (django-otp's ``OTPAdminSite`` rule):
         a password alone never opens the admin (VER-4)."""
@@ -113,6 +118,8 @@ class PortalAdminSite(admin.AdminSite):
         from accounts import second_factor_views as factor
         from lifecycle.admin import personal_data_map_view
 
+        from .person import person_view
+
         def own(view):
             # Reached before the admin opens (not through admin_view): each view checks who
             # may see it itself.
@@ -123,6 +130,11 @@ class PortalAdminSite(admin.AdminSite):
                 "personal-data-map/",
                 self.admin_view(lambda request: personal_data_map_view(request, self)),
                 name="personal_data_map",
+            ),
+            path(
+                "people/<int:user_id>/",
+                self.admin_view(lambda request, user_id: person_view(request, user_id, self)),
+                name="person",
             ),
             path("second-factor/", own(factor.verify), name="second_factor"),
             path("second-factor/enrol/", own(factor.enrol), name="second_factor_enrol"),

@@ -96,6 +96,8 @@ MIDDLEWARE = [
     "accounts.once.OnceMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "audit.middleware.PortalAuditlogMiddleware",
+    # Admin pages name people (not U-000042) while they render; records keep the reference.
+    "accounts.display.NamePeopleInAdminMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 

@@ -19,7 +19,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from lib.admin import ObjectAction, ObjectActionsMixin, TolerantAutocompleteMixin
+from lib.admin import ObjectAction, ObjectActionsMixin, TolerantAutocompleteMixin, person_link
 
 from . import fulfilment, references, workflow
 from .attachments import attachments_total
@@ -352,6 +352,8 @@ def search_by_reference(request, queryset, term, path):
 @admin.register(DataSubjectRequest)
 class DataSubjectRequestAdmin(ObjectActionsMixin, TolerantAutocompleteMixin, admin.ModelAdmin):
     subject_field = "requester_id"  # staff never act on their own (lib.admin)
+    # One person's records, linked from their person page (privacyportal/person.py).
+    url_lookups = ("requester__id__exact",)
     list_display = (
         "reference",
         "kind",
@@ -445,7 +447,8 @@ class DataSubjectRequestAdmin(ObjectActionsMixin, TolerantAutocompleteMixin, adm
 
     @admin.display(description=_("requester"), ordering="requester__email")
     def requester_contact(self, obj):
-        return obj.requester.contact_label
+        # The name (accounts.display), linking to everything about the person.
+        return person_link(obj.requester)
 
     @admin.display(description=_("state"), ordering="state")
     def state_badge(self, obj):

@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from audit.records import record_search
-from lib.admin import ObjectAction, ObjectActionsMixin
+from lib.admin import ObjectAction, ObjectActionsMixin, person_link
 from lib.forms import ConfirmForm
 
 from . import services as service
@@ -348,6 +348,8 @@ class VerificationAdmin(ObjectActionsMixin, admin.ModelAdmin):
     subject_field = "user_id"  # staff never act on their own (lib.admin)
     object_actions = VERIFICATION_ACTIONS
     object_action_url_name = "verification_verification_decide"
+    # One person's records, linked from their person page (privacyportal/person.py).
+    url_lookups = ("user__id__exact",)
     list_display = (
         "__str__",
         "user_label",
@@ -437,7 +439,7 @@ class VerificationAdmin(ObjectActionsMixin, admin.ModelAdmin):
 
     @admin.display(description=_("user"), ordering="user_id")
     def user_label(self, obj):
-        return str(obj.user)
+        return person_link(obj.user)
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj):
@@ -689,8 +691,11 @@ CONSENT_ACTIONS = [
 @admin.register(GuardianConsent)
 class GuardianConsentAdmin(ObjectActionsMixin, admin.ModelAdmin):
     subject_field = "child_id"  # staff never act on their own (lib.admin)
+    recorder_field = "recorded_by_id"  # nor decide on a consent they entered themselves
     object_actions = CONSENT_ACTIONS
     object_action_url_name = "verification_guardianconsent_decide"
+    # One person's records, linked from their person page (privacyportal/person.py).
+    url_lookups = ("child__id__exact",)
     list_display = (
         "__str__",
         "child_label",
@@ -716,7 +721,7 @@ class GuardianConsentAdmin(ObjectActionsMixin, admin.ModelAdmin):
         "guardian_phone",
         "relationship",
         "status",
-        "recorded_at",
+        ("recorded_at", "recorded_by"),
         ("verified_by", "verified_at"),
         "note",
     )
@@ -725,16 +730,21 @@ class GuardianConsentAdmin(ObjectActionsMixin, admin.ModelAdmin):
         # A record of consent: rejected, never deleted from the admin.
         return False
 
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.recorded_by = request.user
+        super().save_model(request, obj, form, change)
+
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
-            return ("status", "recorded_at", "verified_by", "verified_at")
+            return ("status", "recorded_at", "recorded_by", "verified_by", "verified_at")
         if obj.status == GuardianConsent.Status.PENDING:
-            return ("child", "status", "recorded_at", "verified_by", "verified_at")
+            return ("child", "status", "recorded_at", "recorded_by", "verified_by", "verified_at")
         return [f.name for f in GuardianConsent._meta.fields if f.name != "id"]
 
     @admin.display(description=_("child"), ordering="child_id")
     def child_label(self, obj):
-        return str(obj.child)
+        return person_link(obj.child)
 
     @admin.display(description=_("age"))
     def child_age(self, obj):

@@ -238,6 +238,18 @@ class GuardianConsent(models.Model):
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    recorded_by = models.ForeignKey(
+        User,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by"),
+        help_text=_(
+            "The staff member who entered the consent (empty when it came from the account "
+            "center). Someone else verifies it."
+        ),
+    )
     verified_by = models.ForeignKey(
         User,
         on_delete=models.SET_NULL,

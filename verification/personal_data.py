@@ -111,6 +111,7 @@ registry.declare(
         Field("relationship", erase=REPLACE, replacement=ERASED),
         Field("note", erase=BLANK),
         Field("child", export=False, erase=KEEP),
+        actor("recorded_by"),
         actor("verified_by"),
     ),
     context=("id", "status", "recorded_at", "verified_at"),

@@ -28,7 +28,7 @@ from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from lib import hooks
-from lib.admin import EvidenceAdminMixin
+from lib.admin import EvidenceAdminMixin, person_link
 
 from .. import ledger, policies
 from ..models import ConsentEvent, ConsentState, LedgerHead, LegalBasis, Purpose
@@ -236,7 +236,7 @@ class ConsentEventAdmin(EvidenceAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=pgettext_lazy("person a record is about", "subject"))
     def subject(self, obj):
-        return str(obj.user) if obj.user_id else gettext("visitor")
+        return person_link(obj.user) if obj.user_id else gettext("visitor")
 
     def get_search_results(self, request, queryset, search_term):
         """Exact, indexed matches only: a phone number, a user id or a visitor id."""
