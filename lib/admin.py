@@ -13,15 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.contrib import messages
+from django.contrib.admin import SimpleListFilter
 from django.contrib.admin.utils import unquote
-from django.contrib.admin.widgets import AutocompleteSelect
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -42,14 +47,15 @@ class EvidenceAdminMixin:
         return False
 
 
-class TolerantAutocompleteSelect(AutocompleteSelect):
+class _TolerantOptgroups:
     """Django's autocomplete widget looks the submitted value up when a form with errors is
     shown again; a value that is no key at all ("abc", 5 000 digits) fails in that lookup with
     a 500 instead of the form's own "select a valid choice". Such values are left out."""
 
     def optgroups(self, name, value, attr=None):
         remote = self.field.remote_field
-        key = remote.model._meta.get_field(remote.field_name)
+        opts = remote.model._meta
+        key = opts.get_field(getattr(remote, "field_name", None) or opts.pk.name)
         usable = []
         for item in value:
             try:
@@ -58,6 +64,14 @@ class TolerantAutocompleteSelect(AutocompleteSelect):
                 continue
             usable.append(item)
         return super().optgroups(name, usable, attr)
+
+
+class TolerantAutocompleteSelect(_TolerantOptgroups, AutocompleteSelect):
+    pass
+
+
+class TolerantAutocompleteSelectMultiple(_TolerantOptgroups, AutocompleteSelectMultiple):
+    """The same for a many-to-many autocomplete (e.g. the requests linked to an incident)."""
 
 
 class TolerantAutocompleteMixin:
@@ -69,6 +83,13 @@ class TolerantAutocompleteMixin:
                 db_field, self.admin_site, using=kwargs.get("using")
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = TolerantAutocompleteSelectMultiple(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
 def _always(obj) -> bool:
@@ -282,3 +303,51 @@ def person_link(user) -> str:
     if user is None:
         return "—"
     return format_html('<a href="{}">{}</a>', person_url(user.pk), str(user))
+
+
+# -- lists of millions of rows --------------------------------------------------------------------
+
+#: A filtered list counts at most this many rows (the pages beyond are reached by narrowing).
+COUNT_CAP = 10_000
+
+
+class CappedCountPaginator(Paginator):
+    """Counting millions of rows is slow: a list's count stops at ``COUNT_CAP`` (one bounded
+    ``SELECT COUNT(*) FROM (... LIMIT cap)``), so a page costs the same on a huge table."""
+
+    cap = COUNT_CAP
+
+    @cached_property
+    def count(self):
+        return self.object_list.order_by()[: self.cap].count()
+
+
+def recent_date_filter(field_name: str, title=None):
+    """A list filter of ranges on an indexed date column, in local time (a date hierarchy
+    would scan the table for its years and months)."""
+
+    class RecentDateFilter(SimpleListFilter):
+        parameter_name = "date"
+
+        def lookups(self, request, model_admin):
+            return [
+                ("today", _("Today")),
+                ("7d", _("Last 7 days")),
+                ("month", _("This month")),
+                ("year", _("This year")),
+            ]
+
+        def queryset(self, request, queryset):
+            midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+            start = {
+                "today": midnight,
+                "7d": midnight - timedelta(days=6),
+                "month": midnight.replace(day=1),
+                "year": midnight.replace(month=1, day=1),
+            }.get(self.value())
+            if start is None:
+                return queryset
+            return queryset.filter(**{f"{field_name}__gte": start})
+
+    RecentDateFilter.title = title or _("date")
+    return RecentDateFilter

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "consent",
     "notifications",
     "lifecycle",
+    "incidents",  # breach incidents and their notification (SEC-1)
     "privacyportal.apps.PortalConfig",  # commands that span every app (seed_demo, benchmark)
 ]
 
@@ -427,6 +428,20 @@ DPO_EMAIL = env.str("DPO_EMAIL", default="dpo@example.com")
 # Named in refusals as the authority to complain to; empty = a translated default naming the CAC.
 COMPLAINT_AUTHORITY = env.str("COMPLAINT_AUTHORITY", default="")
 
+# --- Breach incidents (SEC-1) ---------------------------------------------------------------
+# Hours from an incident's detection to report it to the regulator and to notify the people
+# affected (the clocks of incidents/clocks.py; fixed per incident when its detection is saved).
+INCIDENT_REGULATOR_HOURS = env.int("INCIDENT_REGULATOR_HOURS", default=72)
+INCIDENT_PEOPLE_HOURS = env.int("INCIDENT_PEOPLE_HOURS", default=72)
+# The DPO group is warned once when a running clock comes within each of these hours, and once
+# when it has passed (incidents/sweep.py).
+INCIDENT_WARN_HOURS_BEFORE = env.list("INCIDENT_WARN_HOURS_BEFORE", cast=int, default=[24, 6])
+# People notified per batch (one transaction each) by the notification fan-out.
+INCIDENT_NOTIFY_BATCH_SIZE = env.int("INCIDENT_NOTIFY_BATCH_SIZE", default=500)
+# Uploaded lists of phone numbers or e-mail addresses choosing the people affected.
+INCIDENT_UPLOAD_MAX_BYTES = env.int("INCIDENT_UPLOAD_MAX_BYTES", default=2 * 1024 * 1024)
+INCIDENT_UPLOAD_MAX_ROWS = env.int("INCIDENT_UPLOAD_MAX_ROWS", default=50_000)
+
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL", default=dev_default("filesystem://"))
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
@@ -497,6 +512,14 @@ CELERY_BEAT_SCHEDULE = {
     "escalate-unacknowledged-erasures": {
         "task": "lifecycle.tasks.escalate_unacknowledged_erasures",
         "schedule": crontab(minute=50),
+    },
+    "incident-clock-sweep": {
+        "task": "incidents.tasks.incident_clock_sweep",
+        "schedule": crontab(minute="*/15"),
+    },
+    "resume-incident-notifications": {
+        "task": "incidents.tasks.resume_notifications",
+        "schedule": crontab(minute="*/5"),
     },
 }
 DJANGO_CELERY_BEAT_TZ_AWARE = True

@@ -17,6 +17,7 @@ urlpatterns = [
     # The consents page of the account center belongs to the consent app.
     path("account/consents/", consent_views.consents, name="consents"),
     path("account/messages/", include("notifications.urls")),
+    path("account/incidents/", include("incidents.urls")),  # breach notices (SEC-1)
     path("account/", include("accounts.urls")),
     path("privacy/", include("consent.urls")),
 ]

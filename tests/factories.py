@@ -1,6 +1,8 @@
 """Factories for every model the tests create. Requests are filed through the workflow, so a
 factory-made request has the same deadline, reference and first event as a real one."""
 
+import datetime
+
 import factory
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
@@ -83,7 +85,7 @@ class CalendarOverrideFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = CalendarOverride
 
-    date = factory.Sequence(lambda n: timezone.localdate().replace(year=2030, month=1, day=1 + n))
+    date = factory.Sequence(lambda n: datetime.date(2030, 1, 1) + datetime.timedelta(days=n))
     is_workday = False
     note = "Test override"
 
@@ -193,3 +195,33 @@ class RecipientFactory(factory.django.DjangoModelFactory):
     data_fields_en = "Device identifier, pages visited"
     data_fields_zh = "设备标识符、访问的页面"
     country = "CN"
+
+
+# --- Breach incidents (SEC-1) ---------------------------------------------------------------------
+
+
+class IncidentFactory(factory.django.DjangoModelFactory):
+    """An open incident detected now, its notice written in both languages."""
+
+    class Meta:
+        model = "incidents.Incident"
+
+    title = factory.Sequence(lambda n: f"Incident {n}: misconfigured storage bucket")
+    severity = "high"
+    detected_at = factory.LazyFunction(timezone.now)
+    data_categories = factory.LazyFunction(lambda: ["account"])
+    description = "A storage bucket with exports was publicly readable."
+    containment = "Bucket made private; keys rotated."
+    notice_summary_en = "A file with some of your account data could be read by others."
+    notice_summary_zh = "一个包含您部分账户数据的文件曾可被他人读取。"
+    notice_measures_en = "We closed the access and checked who read the file."
+    notice_measures_zh = "我们已关闭访问并核查了读取记录。"
+
+
+class AffectedPersonFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "incidents.AffectedPerson"
+
+    incident = factory.SubFactory(IncidentFactory)
+    user = factory.SubFactory(UserFactory)
+    source = "query"

@@ -141,6 +141,11 @@ def one_of_each(admin_user, user, staff):
     LegalHold.objects.create(
         scope="user", user=user, reason="Court order 1", ends_at=timezone.now() + timedelta(days=9)
     )
+    from incidents import selection
+
+    from .factories import IncidentFactory
+
+    selection.add_people(IncidentFactory(), [user.pk], "query", staff)
     assert Notification.objects.exists()
     assert AuditLogEntry.objects.exists()
     return req

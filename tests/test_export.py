@@ -197,6 +197,14 @@ def _give_data_in_every_category(user, staff, client, *, ip, agent, marker):
         categories=["sms_codes"],
         backups_expire_at=now + timedelta(days=30),
     )
+    from incidents import fanout, selection
+
+    from .factories import IncidentFactory
+
+    incident = IncidentFactory()
+    selection.add_people(incident, [user.pk], "query", None)
+    run = fanout.start(incident, by_email=False, by_sms=False, by_announcement=True, actor=None)
+    fanout.run(run.pk)
     req = DataSubjectRequestFactory(requester=user, subject=f"{marker} asks what is held")
     workflow.start(req, staff)
     return req
