@@ -19,3 +19,22 @@ def record_search(actor, model, *, hits: int, what: str) -> AuditLogEntry:
         actor=actor,
         additional_data={"search": what, "hits": hits},
     )
+
+
+EXPORT_REPR = "export"
+
+
+def record_export(actor, what: str, *, model, **details) -> AuditLogEntry:
+    """An ACCESS entry for a report or list taken out of the portal (AUD-1): who (no actor for
+    an operator's command), when, from which address (set by the audit middleware), which
+    export (``what``) and its parameters (``details``: a month, a language, the names of the
+    filters applied). ``model`` is the model whose permission guards the export. Search terms
+    and personal data are never recorded."""
+    return AuditLogEntry.objects.create(
+        content_type=ContentType.objects.get_for_model(model),
+        object_pk="",
+        object_repr=EXPORT_REPR,
+        action=AuditLogEntry.Action.ACCESS,
+        actor=actor,
+        additional_data={"export": what, **details},
+    )

@@ -7,7 +7,7 @@ table after every `migrate` (and by `manage.py sync_roles`).
 - **Verification reviewers**: the review queue of verifications and guardians' consents, with
   the unmasked numbers and documents they decide on.
 - **Auditors**: read-only everywhere, the audit log and the erasure ledger included; numbers
-  stay masked.
+  stay masked. They download the compliance reports and CSV lists.
 
 A staff member's own permissions and superuser status come on top; groups are only ever set to
 exactly these permissions, so an edit in the admin does not survive the next `migrate`.
@@ -42,8 +42,9 @@ REVIEWER_PERMISSIONS = [
     "verification.view_sensitive_data",
     "accounts.view_user",
 ]
-#: Read-only, but never the unmasked numbers, and not the second factor's devices.
-AUDITOR_EXTRA = ["lifecycle.view_processing_records"]
+#: Read-only, but never the unmasked numbers, and not the second factor's devices; they
+#: download the compliance reports and CSV lists (AUD-1).
+AUDITOR_EXTRA = ["lifecycle.view_processing_records", "requests.export_reports"]
 AUDITOR_EXCLUDED_APPS = ["otp_totp", "otp_static", "sessions"]
 
 

@@ -163,6 +163,10 @@ class DataSubjectRequest(models.Model):
         verbose_name = _("data-subject request")
         verbose_name_plural = _("data-subject requests")
         ordering = ["due_at"]
+        permissions = [
+            # The monthly compliance report and the CSV lists (AUD-1): a right of its own.
+            ("export_reports", _("Can export compliance reports and CSV lists")),
+        ]
         indexes = [
             # The DPO's default queue (open requests by deadline, id breaking ties), the cockpit's
             # open/overdue counts and the SLA sweep.
@@ -181,6 +185,8 @@ class DataSubjectRequest(models.Model):
             models.Index(fields=["requester", "-received_at"], name="dsr_requester_recent_idx"),
             # Cockpit: closed this month / on-time share.
             models.Index(fields=["closed_at"], name="dsr_closed_idx"),
+            # The monthly report and the CSV of a month: requests received between two dates.
+            models.Index(fields=["received_at"], name="dsr_received_idx"),
             # The sweep's acknowledgement step: not yet acknowledged.
             models.Index(
                 fields=["received_at"],
