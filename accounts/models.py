@@ -141,6 +141,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         if self.username == "":
             self.username = None
 
+    def get_short_name(self):
+        """What the admin's header greets staff with: their name, else nothing (the admin then
+        shows the phone number, their own)."""
+        return self.username or ""
+
     @property
     def contact_label(self):
         """What staff see to recognise a requester: e-mail if given, else the phone number."""

@@ -6,7 +6,7 @@ filters on indexed columns only, and never allows edits or deletion.
 
 from django.contrib import admin
 
-from lib.admin import EvidenceAdminMixin
+from lib.admin import CappedCountPaginator, EvidenceAdminMixin, recent_date_filter
 
 from .models import AuditLogEntry
 
@@ -20,7 +20,9 @@ class AuditLogEntryAdmin(EvidenceAdminMixin, admin.ModelAdmin):
     # One person's records, linked from their person page (privacyportal/person.py).
     url_lookups = ("content_type__id__exact", "object_id__exact", "actor__id__exact")
     list_display = ("timestamp", "action", "content_type", "object_id", "object_repr", "actor")
-    list_filter = ("action", "content_type")
+    # Each filter is served by an index: the object's history, the actor's, the timestamp.
+    list_filter = ("action", "content_type", recent_date_filter("timestamp"))
+    paginator = CappedCountPaginator
     list_select_related = ("content_type", "actor")
     search_fields = ("=object_pk", "=actor__email")
     show_full_result_count = False

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from lib.admin import CappedCountPaginator
+
 from .models import Notification
 
 
@@ -14,6 +16,7 @@ class NotificationAdmin(admin.ModelAdmin):
     search_fields = ("=key", "to_email")
     raw_id_fields = ("recipient",)
     show_full_result_count = False
+    paginator = CappedCountPaginator  # the outbox grows by millions of rows
     readonly_fields = [f.name for f in Notification._meta.fields]
 
     def has_add_permission(self, request):

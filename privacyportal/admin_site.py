@@ -57,6 +57,7 @@ def cockpit_counts(now=None):
         "due_soon": f"{queue}?status=open&deadline=due3",
         "overdue": f"{queue}?status=open&deadline=overdue",
         "closed_month": f"{queue}?status=closed&closed=month",
+        "closed_year": f"{queue}?status=closed&closed=12m",
     }
     return counts
 
@@ -64,7 +65,7 @@ def cockpit_counts(now=None):
 class PortalAdminSite(admin.AdminSite):
     site_header = _("Privacy compliance portal")
     site_title = _("Privacy portal admin")
-    index_title = _("DPO cockpit")
+    index_title = _("DPO dashboard")
     index_template = "admin/portal_index.html"
     login_form = StaffLoginForm
 
@@ -119,6 +120,7 @@ class PortalAdminSite(admin.AdminSite):
         from lifecycle.admin import personal_data_map_view
 
         from .person import person_view
+        from .reports_admin import report_urls
 
         def own(view):
             # Reached before the admin opens (not through admin_view): each view checks who
@@ -126,6 +128,7 @@ class PortalAdminSite(admin.AdminSite):
             return lambda request: view(request, self)
 
         return [
+            *report_urls(self),
             path(
                 "personal-data-map/",
                 self.admin_view(lambda request: personal_data_map_view(request, self)),
@@ -148,9 +151,10 @@ class PortalAdminSite(admin.AdminSite):
         ]
 
     def index(self, request, extra_context=None):
+        from .dashboard import dashboard
+
         extra_context = extra_context or {}
-        if request.user.has_perm("requests.view_datasubjectrequest"):
-            extra_context["cockpit"] = cockpit_counts()
+        extra_context.update(dashboard(request.user))
         extra_context["can_see_processing_records"] = request.user.has_perm(
             "lifecycle.view_processing_records"
         )

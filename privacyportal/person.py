@@ -13,6 +13,7 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Q, Subquery
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -115,7 +116,7 @@ def _requests(person):
             for r in rows
         ],
         more=more,
-        more_url=_list_url(DataSubjectRequest, f"requester__id__exact={person.pk}"),
+        more_url=_list_url(DataSubjectRequest, f"requester__id__exact={person.pk}&status=all"),
     )
 
 
@@ -140,7 +141,7 @@ def _verifications(person):
             for v in rows
         ],
         more=more,
-        more_url=_list_url(Verification, f"user__id__exact={person.pk}"),
+        more_url=_list_url(Verification, f"user__id__exact={person.pk}&status=all"),
     )
 
 
@@ -160,7 +161,7 @@ def _guardian_consents(person):
             for g in rows
         ],
         more=more,
-        more_url=_list_url(GuardianConsent, f"child__id__exact={person.pk}"),
+        more_url=_list_url(GuardianConsent, f"child__id__exact={person.pk}&status=all"),
     )
 
 
@@ -284,7 +285,11 @@ def _erasures(person):
 
 def _holds(person):
     LegalHold = apps.get_model("lifecycle", "LegalHold")
-    rows, more = _bounded(LegalHold.objects.filter(user=person).order_by("-starts_at"))
+    rows, more = _bounded(
+        LegalHold.objects.filter(Q(user=person) | Q(request__requester=person)).order_by(
+            "-starts_at"
+        )
+    )
     now = timezone.now()
     return Section(
         "holds",
@@ -336,25 +341,33 @@ def _messages(person):
 def _incidents(person):
     if not apps.is_installed("incidents"):
         return None
-    try:
-        Delivery = apps.get_model("incidents", "IncidentDelivery")
-        Incident = apps.get_model("incidents", "Incident")
-    except LookupError:
-        return None
+    from incidents.models import AffectedPerson, Incident, IncidentDelivery
+
+    notified = IncidentDelivery.objects.filter(
+        incident_id=OuterRef("incident_id"), user_id=OuterRef("user_id")
+    ).values("created_at")[:1]
     rows, more = _bounded(
-        Delivery.objects.filter(user=person).select_related("incident").order_by("-id")
+        AffectedPerson.objects.filter(user=person)
+        .select_related("incident")
+        .annotate(notified_at=Subquery(notified))
+        .order_by("-added_at", "-id")
     )
     return Section(
         "incidents",
         _("Breach incidents that concern them"),
-        columns=(_("incident"), _("severity"), _("detected")),
+        columns=(_("incident"), _("severity"), _("detected"), _("state"), _("notified")),
         rows=[
             {
-                "url": _admin_url(Incident, d.incident_id),
-                "label": str(d.incident),
-                "cells": [d.incident.get_severity_display(), _when(d.incident.detected_at)],
+                "url": _admin_url(Incident, a.incident_id),
+                "label": str(a.incident),
+                "cells": [
+                    a.incident.get_severity_display(),
+                    _when(a.incident.detected_at),
+                    a.incident.get_state_display(),
+                    _when(a.notified_at) or _("not yet"),
+                ],
             }
-            for d in rows
+            for a in rows
         ],
         more=more,
     )

@@ -15,8 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consent import ledger
-from consent.admin.ledger import COUNT_CAP, LedgerPaginator
+from consent.admin.ledger import LedgerPaginator
 from consent.models import ConsentEvent, Purpose
+from lib.admin import COUNT_CAP
 
 from .factories import (
     DataSubjectRequestFactory,

@@ -49,7 +49,9 @@ def test_the_person_page_shows_each_kind_of_record_linking_to_its_own_page(clien
     guardian = GuardianConsentFactory(child=alice)
     purpose = PurposeFactory(code="marketing-email")
     event = ledger.record(
-        action=ConsentEvent.Action.GRANT, channel=ConsentEvent.Channel.WEB, user=alice,
+        action=ConsentEvent.Action.GRANT,
+        channel=ConsentEvent.Channel.WEB,
+        user=alice,
         purpose=purpose,
     )
     client.force_login(DpoFactory())

@@ -9,14 +9,12 @@ export of every event with its hashes.
 
 import csv
 import json
-from datetime import timedelta
 
 from auditlog.signals import accessed
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -28,12 +26,16 @@ from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from lib import hooks
-from lib.admin import EvidenceAdminMixin, person_link
+from lib.admin import (
+    CappedCountPaginator,
+    EvidenceAdminMixin,
+    person_link,
+    recent_date_filter,
+)
 
 from .. import ledger, policies
 from ..models import ConsentEvent, ConsentState, LedgerHead, LegalBasis, Purpose
 
-COUNT_CAP = 10_000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -61,33 +63,10 @@ class LedgerPurposeFilter(admin.SimpleListFilter):
         return queryset
 
 
-class LedgerDateFilter(admin.SimpleListFilter):
-    """Ranges on ``created_at`` (indexed), in local time: no date hierarchy, which scans."""
-
-    title = _("date")
-    parameter_name = "date"
-
-    def lookups(self, request, model_admin):
-        return [
-            ("today", _("Today")),
-            ("7d", _("Last 7 days")),
-            ("month", _("This month")),
-            ("year", _("This year")),
-        ]
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-        start = {
-            "today": midnight,
-            "7d": midnight - timedelta(days=6),
-            "month": midnight.replace(day=1),
-            "year": midnight.replace(month=1, day=1),
-        }.get(value)
-        return queryset.filter(created_at__gte=start) if start is not None else queryset
+LedgerDateFilter = recent_date_filter("created_at")
 
 
-class LedgerPaginator(Paginator):
+class LedgerPaginator(CappedCountPaginator):
     """Counting millions of rows is slow: the unfiltered count comes from the ledger head (kept
     by ``ledger.record`` in the same transaction as each row), a filtered one stops at
     COUNT_CAP."""
@@ -97,7 +76,7 @@ class LedgerPaginator(Paginator):
         queryset = self.object_list
         if not queryset.query.where:
             return LedgerHead.objects.filter(pk=1).values_list("count", flat=True).first() or 0
-        return queryset.order_by()[:COUNT_CAP].count()
+        return super().count
 
 
 class StaffDecisionForm(forms.Form):

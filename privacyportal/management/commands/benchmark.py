@@ -89,7 +89,7 @@ class Command(BaseCommand):
             ("Admin queue, search by reference", admin, f"{queue}?q={some}"),
             ("Admin queue, search by phone", admin, f"{queue}?q={str(phone)[3:]}"),
             ("Admin queue, all requests, page 100", admin, queue + "?status=all&p=100"),
-            ("Admin index (cockpit counts)", admin, "/admin/"),
+            ("Admin index (dashboard)", admin, "/admin/"),
             ("Account center, my requests", user_client, "/account/requests/"),
         ]
         rows = []

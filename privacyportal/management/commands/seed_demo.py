@@ -16,10 +16,11 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from PIL import Image, ImageDraw, ImageFont
 
 from accounts.models import User
+from incidents.demo import seed_demo_incident
 from privacyportal import roles
 from privacyportal.roles import sync_roles
-from requests import workflow
-from requests.models import DataSubjectRequest, RequestKind
+from requests import references, workflow
+from requests.models import DataSubjectRequest, RefusalGround, RequestKind, RequestState
 from verification import services as verification
 from verification import validators
 from verification.models import Verification, VerificationDocument
@@ -38,20 +39,30 @@ def secret_text(key_hex: str) -> str:
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
-# (e-mail, phone, who, roles): the roles of privacyportal/roles.py; the DPO is also superuser.
+# (e-mail, phone, who, roles, name): the roles of privacyportal/roles.py; the DPO is also
+# superuser. Staff pages name people by their name (accounts/display.py).
 STAFF = [
-    ("dpo@example.com", "+8613800000001", "Data Protection Officer", ("dpo",)),
+    ("dpo@example.com", "+8613800000001", "Data Protection Officer", ("dpo",), "Chen Jing"),
     (
         "agent@example.com",
         "+8613800000002",
         "Support agent and verification reviewer",
         ("agent", "reviewer"),
+        "Li Wei",
     ),
-    ("auditor@example.com", "+8613800000003", "Auditor: read-only everywhere", ("auditor",)),
+    (
+        "auditor@example.com",
+        "+8613800000003",
+        "Auditor: read-only everywhere",
+        ("auditor",),
+        "Zhou Hua",
+    ),
 ]
 USERS = [
     ("alice@example.com", "+8613900000001", "alice"),
     ("bob@example.com", "+8613900000002", "bob"),
+    # carol has a year of answered requests behind the dashboard's chart.
+    ("carol@example.com", "+8613900000003", "carol"),
 ]
 
 # Checksum-valid but fictitious numbers (no real person or company). Tests grep the database
@@ -225,11 +236,12 @@ class Command(BaseCommand):
         }
 
         staff = {}
-        for email, phone, _label, staff_roles in STAFF:
+        for email, phone, _label, staff_roles, name in STAFF:
             user = self._user(
                 email,
                 phone,
                 password,
+                username=name,
                 is_staff=True,
                 is_superuser="dpo" in staff_roles,
                 preferred_language="en",
@@ -251,13 +263,16 @@ class Command(BaseCommand):
             self._enterprise_verification(bob)
         self._consent(alice, bob, dpo)
         self._legal_hold(alice, dpo)
+        self._answered_history(users["carol@example.com"])
+        # A breach incident concerning alice and bob, ready for the DPO to notify (SEC-1).
+        seed_demo_incident()
 
         for user in staff.values():
             self._demo_authenticator(user)
 
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password: {password}):"))
         self.stdout.write("  admin  http://127.0.0.1:8000/admin/")
-        for email, phone, label, _ in STAFF:
+        for email, phone, label, *_rest in STAFF:
             self.stdout.write(f"    {email:<20} {phone}  {label}")
         self.stdout.write(
             "  The admin also asks for a second factor. DEMO ONLY: the demo staff's authenticator "
@@ -293,6 +308,45 @@ class Command(BaseCommand):
                 setattr(user, key, value)
             user.save()
         return user
+
+    def _answered_history(self, requester):
+        """A year of answered requests (carol's), so that the dashboard's chart of the share
+        answered on time and the monthly report have figures: a few a month, some late, one
+        refused. Written as finished records (their timelines are not part of the demo)."""
+        if requester.data_requests.exists():
+            return
+        now = timezone.now()
+        kinds = [RequestKind.ACCESS, RequestKind.COPY, RequestKind.CORRECT, RequestKind.DELETE_DATA]
+        rows = []
+        for month in range(1, 12):
+            for i in range(2 + month % 3):
+                received = now - timedelta(days=30 * month + 3 * i + 1)
+                due = received + timedelta(days=15)
+                late = (month + i) % 7 == 0
+                closed = due + timedelta(days=2) if late else received + timedelta(days=4 + i)
+                refused = month == 5 and i == 0
+                rows.append(
+                    DataSubjectRequest(
+                        reference=references.generate(timezone.localtime(received).year),
+                        kind=kinds[(month + i) % len(kinds)],
+                        state=RequestState.REFUSED if refused else RequestState.COMPLETED,
+                        requester=requester,
+                        subject=f"Demo request {month}-{i}",
+                        description="A request answered earlier this year (demo history).",
+                        received_at=received,
+                        acknowledged_at=received + timedelta(hours=2),
+                        due_at=due,
+                        original_due_at=due,
+                        closed_at=closed,
+                        answered_on_time=not late,
+                        resolution="Answered (demo history).",
+                        refusal_ground=RefusalGround.ABUSE_OF_RIGHTS if refused else "",
+                        refusal_reason="The same request was answered a week earlier."
+                        if refused
+                        else "",
+                    )
+                )
+        DataSubjectRequest.objects.bulk_create(rows)
 
     def _requests(self, alice, bob, dpo, agent):
         now = timezone.now()
