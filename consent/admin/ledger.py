@@ -213,6 +213,13 @@ class ConsentEventAdmin(EvidenceAdminMixin, admin.ModelAdmin):
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
         return LedgerPaginator(queryset, per_page, orphans, allow_empty_first_page)
 
+    readonly_fields = ("person_page",)
+
+    @admin.display(description=_("Person page"))
+    def person_page(self, obj):
+        """On the event's page: everything about the person it concerns (privacyportal)."""
+        return person_link(obj.user) if obj.user_id else gettext("visitor")
+
     @admin.display(description=pgettext_lazy("person a record is about", "subject"))
     def subject(self, obj):
         return person_link(obj.user) if obj.user_id else gettext("visitor")
