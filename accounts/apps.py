@@ -1,8 +1,11 @@
+from axes.apps import AppConfig as AxesAppConfig
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 
 class AccountsConfig(AppConfig):
+    # The module holds more than one AppConfig (django-axes' below): name the app's own.
+    default = True
     name = "accounts"
     verbose_name = _("Accounts")
 
@@ -17,7 +20,7 @@ class AccountsConfig(AppConfig):
         checks.register(check_sms_backend, checks.Tags.security)
         from auditlog.registry import auditlog
 
-        from .models import User
+        from .models import LinkedAccount, ProfilePhoto, User
 
         # Every change to a user is audited (AUD-1); secrets never enter the log.
         auditlog.register(
@@ -25,6 +28,9 @@ class AccountsConfig(AppConfig):
             exclude_fields=["password", "last_login"],
             m2m_fields={"groups"},
         )
+        # Linking, unlinking and signing in with a linked login; adding and removing a photo.
+        auditlog.register(LinkedAccount)
+        auditlog.register(ProfilePhoto, exclude_fields=["file"])
 
         from django.contrib.auth.signals import user_logged_in, user_logged_out
         from django.db.models.signals import post_save
@@ -40,3 +46,9 @@ class AccountsConfig(AppConfig):
             sender=User,
             dispatch_uid="accounts.end_sessions_on_credential_change",
         )
+
+
+class SignInProtectionConfig(AxesAppConfig):
+    """django-axes under a name staff understand, in both languages (its own is "Axes")."""
+
+    verbose_name = _("Sign-in protection")

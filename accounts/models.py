@@ -168,6 +168,7 @@ class PhoneCode(models.Model):
         SIGNUP = "signup", _("sign up")
         NEW_PHONE = "new_phone", _("confirm a new phone number")
         REAUTH = "reauth", _("confirm it is you")
+        PASSWORD = "password", _("set or change the password")
 
     phone = PhoneNumberField(_("phone"))
     purpose = models.CharField(_("purpose"), max_length=10, choices=Purpose.choices)
@@ -230,3 +231,75 @@ class FormSubmission(models.Model):
 
     def __str__(self):
         return f"Form submission {self.token}"
+
+
+class LinkedAccount(models.Model):
+    """A login at a third-party provider linked to an account (ACC-2): the provider's
+    identifier of the person (an openid), so that the person can sign in to the account center
+    through that provider. The phone number stays the login identity (ACC-1): a linked login
+    never creates an account, and never opens the admin (accounts/oauth.py)."""
+
+    class Provider(models.TextChoices):
+        WECHAT = "wechat", _("WeChat")
+        QQ = "qq", _("QQ")
+
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="linked_accounts", verbose_name=_("user")
+    )
+    provider = models.CharField(_("provider"), max_length=20, choices=Provider.choices)
+    external_id = models.CharField(
+        _("identifier at the provider"),
+        max_length=128,
+        help_text=_(
+            "The provider's identifier of the person for this site (WeChat's or QQ's openid). "
+            "No name, photo or token from the provider is kept."
+        ),
+    )
+    linked_at = models.DateTimeField(_("linked at"), default=timezone.now)
+    last_used_at = models.DateTimeField(_("last used to sign in"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("linked login")
+        verbose_name_plural = _("linked logins")
+        constraints = [
+            # Sign-in looks a person up by (provider, external id): one account per identity.
+            models.UniqueConstraint(
+                fields=["provider", "external_id"], name="linkedaccount_identity_unique"
+            ),
+            # One linked login per provider and account: unlink before linking another.
+            models.UniqueConstraint(fields=["user", "provider"], name="linkedaccount_user_unique"),
+        ]
+
+    def __str__(self):
+        return f"Linked login #{self.pk}"
+
+
+def photo_storage():
+    from vault.storage import EncryptedFileSystemStorage
+
+    return EncryptedFileSystemStorage()
+
+
+def photo_path(instance, filename):
+    return f"profile-photos/{timezone.now():%Y/%m}/{secrets.token_hex(16)}"
+
+
+class ProfilePhoto(models.Model):
+    """The optional profile photo (ACC-1, ACC-3): checked by content, re-encoded to a small
+    JPEG without EXIF, encrypted at rest, served only to its owner (and to verified staff) by
+    a view; erased with the account or when the user removes it (accounts/photos.py)."""
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, related_name="profile_photo", verbose_name=_("user")
+    )
+    file = models.FileField(_("photo"), storage=photo_storage, upload_to=photo_path, max_length=200)
+    content_type = models.CharField(_("type"), max_length=20, default="image/jpeg")
+    size = models.PositiveIntegerField(_("size in bytes"))
+    uploaded_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("profile photo")
+        verbose_name_plural = _("profile photos")
+
+    def __str__(self):
+        return f"Profile photo #{self.pk}"

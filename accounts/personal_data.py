@@ -47,6 +47,27 @@ registry.category(
     order=20,
 )
 registry.category(
+    "profile_photo",
+    _("Profile photo"),
+    _("The photo you chose to add to your profile, re-encoded without its EXIF data."),
+    _("Your consent when you added it (PIPL art. 13(1)); you can remove it at any time."),
+    _("Until you remove it or delete the account."),
+    erasable_on_request=True,
+    order=21,
+)
+registry.category(
+    "linked_logins",
+    _("Linked logins"),
+    _(
+        "The WeChat or QQ accounts you linked for signing in: the provider's identifier of you "
+        "(an openid), when you linked it and when you last signed in with it."
+    ),
+    _("Your consent when you linked it (PIPL art. 13(1)); you can unlink it at any time."),
+    _("Until you unlink it or delete the account."),
+    erasable_on_request=True,
+    order=22,
+)
+registry.category(
     "sms_codes",
     _("One-time codes"),
     _("One-time codes sent to your phone, with the network address that asked for them."),
@@ -131,6 +152,27 @@ registry.declare(
     context=("id",),
     clocks={"created": "date_joined"},
     deletable=False,  # the tombstone others point to
+)
+
+registry.declare(
+    "accounts.ProfilePhoto",
+    "profile_photo",
+    owner="user_id",
+    erase=DELETE,  # the row and its encrypted file (lifecycle.erasure removes the file)
+    fields=(Field("user", export=False), Field("file")),
+    context=("id", "content_type", "size", "uploaded_at"),
+    not_personal={"content_type": "the photo's type (JPEG)"},
+    clocks={"created": "uploaded_at"},
+)
+
+registry.declare(
+    "accounts.LinkedAccount",
+    "linked_logins",
+    owner="user_id",
+    erase=DELETE,
+    fields=(Field("user", export=False), Field("external_id"), Field("last_used_at")),
+    context=("provider", "linked_at"),
+    clocks={"created": "linked_at"},
 )
 
 registry.declare(

@@ -197,6 +197,17 @@ def _give_data_in_every_category(user, staff, client, *, ip, agent, marker):
         categories=["sms_codes"],
         backups_expire_at=now + timedelta(days=30),
     )
+    import io
+
+    from PIL import Image
+
+    from accounts import photos
+    from accounts.models import LinkedAccount
+
+    LinkedAccount.objects.create(user=user, provider="wechat", external_id=f"o{marker}{user.pk}")
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 64), "teal").save(picture, "PNG")
+    photos.set_photo(user, picture.getvalue())
     from incidents import fanout, selection
 
     from .factories import IncidentFactory
@@ -221,6 +232,7 @@ def alice(db, client, dpo):
     verification.submit(
         user,
         kind="individual",
+        sensitive_consent={"wording": "the verification form's consent box (CON-3)"},
         documents=[
             NewDocument("id_front", CleanFile("front.pdf", "application/pdf", ALICE_FRONT)),
             NewDocument("id_back", CleanFile("back.png", "image/png", ALICE_BACK)),
@@ -262,6 +274,7 @@ def bob(db, dpo):
     verification.submit(
         user,
         kind="individual",
+        sensitive_consent={"wording": "the verification form's consent box (CON-3)"},
         documents=[
             NewDocument(
                 "id_front",
