@@ -16,13 +16,14 @@ from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from lib import corrections, ratelimits
+from lib import corrections, hooks, ratelimits
 from lib.http import safe_next
 from lib.network import client_limit_address
 from lib.registry import SELF
 
 from .forms import PasswordLoginForm, PhoneForm, ProfileForm, SignupForm
-from .models import PhoneCode, User, hash_code
+from .models import PhoneCode, ProfilePhoto, User, hash_code
+from .profile_views import linked_logins_context
 from .services import CodeError, CodeThrottled, send_code, verify_code
 
 BACKEND = "accounts.backends.PortalBackend"
@@ -205,7 +206,12 @@ def _finish_signup(request, form, data):
     request.session.pop(PROVEN_PHONE, None)
     user = User.objects.filter(phone=data["phone"]).first()
     if user is None:
-        user, email_dropped = _create_account(data)
+        # The account and the acceptance of the policy versions its form named are one
+        # transaction: the consent ledger records it (POL-1, CON-1) through lib.hooks.
+        user, email_dropped = _create_account(
+            data,
+            on_created=lambda new: hooks.record_signup_acceptance(request, new, form.acceptance),
+        )
         if user is not None:
             login(request, user, backend=BACKEND)
             messages.success(request, _("Welcome! Your account has been created."))
@@ -234,9 +240,10 @@ def _finish_signup(request, form, data):
     return redirect("accounts:center")
 
 
-def _create_account(data) -> tuple[User | None, bool]:
+def _create_account(data, on_created=None) -> tuple[User | None, bool]:
     """(the new account, whether its e-mail address was left out because another account
-    uses it), or (None, False) when a parallel sign-up took the number first."""
+    uses it), or (None, False) when a parallel sign-up took the number first. ``on_created``
+    runs in the account's transaction."""
     email = data["email"]
     if email and User.objects.filter(email__iexact=email).exists():
         email = None
@@ -249,6 +256,8 @@ def _create_account(data) -> tuple[User | None, bool]:
                     date_of_birth=data["date_of_birth"],
                     preferred_language=data["preferred_language"],
                 )
+                if on_created is not None:
+                    on_created(user)
         except (IntegrityError, ValidationError):
             if User.objects.filter(phone=data["phone"]).exists():
                 return None, False
@@ -269,7 +278,12 @@ def logout_view(request):
 def center(request):
     """The account center's home: profile summary and the latest requests."""
     recent = request.user.data_requests.order_by("-received_at")[:5]
-    return render(request, "accounts/center.html", {"recent_requests": recent})
+    has_photo = ProfilePhoto.objects.filter(user=request.user).exists()
+    return render(
+        request,
+        "accounts/center.html",
+        {"recent_requests": recent, "user_has_photo": has_photo},
+    )
 
 
 @login_required
@@ -313,7 +327,13 @@ def _profile_context(request, form):
         {"when": entry.timestamp, "fields": [_field_label(name) for name in entry.changes_dict]}
         for entry in entries
     ]
-    return {"form": form, "corrections": history}
+    return {
+        "form": form,
+        "corrections": history,
+        "has_password": request.user.has_usable_password(),
+        "linked_logins": linked_logins_context(request.user),
+        "photo": ProfilePhoto.objects.filter(user=request.user).only("uploaded_at").first(),
+    }
 
 
 def _field_label(name):

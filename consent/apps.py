@@ -27,3 +27,11 @@ class ConsentConfig(AppConfig):
             wanted=marketing_still_wanted,
             unwanted_error=MARKETING_WITHDRAWN_ERROR,
         )
+
+        from lib.hooks import register_consent_recorder
+
+        from .recorder import RECORDER
+
+        # Sign-up (accounts) and real-name verification record their consents through us
+        # without importing us: policy acceptance (POL-1), sensitive data (CON-3).
+        register_consent_recorder(RECORDER)

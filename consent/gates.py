@@ -3,7 +3,9 @@
 Clauses: CON-1 (no processing on a consent basis without consent), CON-2 (withdrawal takes
 effect at once: every gate reads the current state, never a cached copy), CON-3 (separate
 consent), SHR-1 (provision to recipients), STO-1 (recipients outside mainland China need the
-user's separate cross-border consent), ACC-3 (essential purposes are not gated).
+user's separate cross-border consent), ACC-3 (essential purposes are not gated), MIN-1 (a
+child under 14 without a verified guardian's consent is never processed on a consent basis,
+even under an old grant; the rule is verification's, asked through ``lib.hooks``).
 
 Everything here reads ``ConsentState``, which ``consent.ledger.record`` keeps in the same
 transaction as the ledger row that changed it.
@@ -18,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from lib import hooks
 from notifications.models import Notification
 from notifications.services import Draft, enqueue, render
 
@@ -58,7 +61,9 @@ def may_process(user, purpose_code) -> bool:
 
     Unknown or inactive purposes: never. Essential purposes and purposes on a legal basis other
     than consent: always. Consent-based or separate-consent purposes: only while the user's
-    current decision is a grant (``ledger.has_consent``). At most two indexed lookups.
+    current decision is a grant (``ledger.has_consent``) and the user is not a child whose
+    guardian's consent is unverified (MIN-1: an old grant of theirs is not used). At most two
+    indexed lookups, three for a child.
     """
     rule = _purpose_rule(purpose_code)
     if rule is None:
@@ -69,6 +74,8 @@ def may_process(user, purpose_code) -> bool:
     if not needs_consent:
         return True
     if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if hooks.optional_consent_restricted(user):
         return False
     return ledger.has_consent(purpose_code, user=user)
 
@@ -86,44 +93,98 @@ def recipient_is_active(recipient, today=None) -> bool:
     )
 
 
-def may_send_to(user, recipient: Recipient) -> bool:
-    """Whether ``user``'s data may go to ``recipient`` now (SHR-1, STO-1, CON-3).
-
-    The recipient must be disclosed today (inside its active period); every active purpose linked
-    to it that needs consent must be granted; a recipient abroad also needs the user's grant of
-    the cross-border purpose. Two queries: the linked purposes and the user's granted codes.
-    """
-    if user is None or not getattr(user, "is_authenticated", False):
-        return False
-    if not recipient_is_active(recipient):
-        return False
+def recipient_needs(recipient: Recipient, today=None) -> set[str] | None:
+    """The purpose codes a user must currently grant for their data to go to ``recipient``
+    (SHR-1, STO-1), or None when the recipient is not disclosed on ``today`` (outside its
+    active period), so nothing may go to it. One query: the linked purposes."""
+    if not recipient_is_active(recipient, today):
+        return None
     needed = {p.code for p in recipient.purposes.all() if p.active and p.needs_consent}
     if recipient.abroad:
         needed.add(CROSS_BORDER_PURPOSE)
+    return needed
+
+
+def may_send_to(user, recipient: Recipient) -> bool:
+    """Whether ``user``'s data may go to ``recipient`` now (SHR-1, STO-1, CON-3, MIN-1).
+
+    The recipient must be disclosed today (inside its active period); every active purpose linked
+    to it that needs consent must be granted; a recipient abroad also needs the user's grant of
+    the cross-border purpose; a child without a verified guardian's consent gets nothing that
+    needs a consent. Two queries (three for a child): the linked purposes and the user's
+    granted codes. ``users_who_may_receive`` is the bulk counterpart.
+    """
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    needed = recipient_needs(recipient)
+    if needed is None:
+        return False
     if not needed:
         return True
+    if hooks.optional_consent_restricted(user):
+        return False
     return needed <= ledger.granted_codes(user=user)
+
+
+def _granted(purpose_code):
+    """A correlated subquery: the outer user's current decision for the purpose is a grant (on
+    the unique (subject, purpose) index)."""
+    return ConsentState.objects.filter(
+        subject=Concat(Value("u:"), Cast(OuterRef("pk"), CharField())),
+        purpose__code=purpose_code,
+        granted=True,
+    )
 
 
 def users_who_consented(queryset, purpose_code):
     """The users of ``queryset`` whose data may be processed for the purpose: the set-based
     counterpart of ``may_process`` for bulk work (one correlated EXISTS on the unique
-    (subject, purpose) index, no per-user query)."""
+    (subject, purpose) index, no per-user query; children without a verified guardian's
+    consent are left out by one more EXISTS, MIN-1)."""
     rule = _purpose_rule(purpose_code)
     if rule is None or not rule[0]:
         return queryset.none()
     if not rule[1]:
         return queryset
-    granted = ConsentState.objects.filter(
-        subject=Concat(Value("u:"), Cast(OuterRef("pk"), CharField())),
-        purpose__code=purpose_code,
-        granted=True,
-    )
-    return queryset.filter(Exists(granted))
+    return hooks.without_restricted(queryset).filter(Exists(_granted(purpose_code)))
+
+
+def users_who_may_receive(queryset, recipient: Recipient):
+    """The users of ``queryset`` whose data may go to ``recipient`` now: the set-based
+    counterpart of ``may_send_to`` for bulk work (STO-1). One correlated EXISTS per purpose the
+    recipient needs (the cross-border purpose for a recipient abroad), no per-user query."""
+    needed = recipient_needs(recipient)
+    if needed is None:
+        return queryset.none()
+    if not needed:
+        return queryset
+    queryset = hooks.without_restricted(queryset)
+    for code in sorted(needed):
+        queryset = queryset.filter(Exists(_granted(code)))
+    return queryset
+
+
+def marketing_recipients(today=None) -> list[Recipient]:
+    """The recipients a marketing message goes through today: those disclosed for the marketing
+    purpose and inside their active period (e.g. a mail provider). Every one of them must be
+    allowed for a user before a marketing message to that user is queued or sent."""
+    today = today or timezone.localdate()
+    return [
+        r
+        for r in Recipient.objects.filter(purposes__code=MARKETING_PURPOSE)
+        .distinct()
+        .prefetch_related("purposes")
+        .order_by("pk")
+        if recipient_is_active(r, today)
+    ]
 
 
 def send_marketing(subject_en, subject_zh, body_en, body_zh, campaign_key) -> int:
-    """Queue a marketing e-mail to every active user who currently grants "marketing" (CON-1).
+    """Queue a marketing e-mail to every active user who currently grants "marketing" (CON-1)
+    and may have their data sent to every recipient the message goes through (STO-1: a
+    recipient abroad, such as a mail provider outside mainland China, needs the user's
+    separate cross-border consent). Children without a verified guardian's consent get none
+    (MIN-1).
 
     Keys ``marketing:{campaign_key}:{user_id}`` make it idempotent: running it again sends nothing
     twice. Works in keyset-paginated batches; returns how many e-mails were newly queued.
@@ -136,7 +197,10 @@ def send_marketing(subject_en, subject_zh, body_en, body_zh, campaign_key) -> in
     audience = users_who_consented(
         User.objects.filter(is_active=True, email__isnull=False).exclude(email=""),
         MARKETING_PURPOSE,
-    ).order_by("pk")
+    )
+    for recipient in marketing_recipients():
+        audience = users_who_may_receive(audience, recipient)
+    audience = audience.order_by("pk")
     texts = SimpleNamespace(
         subject_en=subject_en, subject_zh=subject_zh, body_en=body_en, body_zh=body_zh
     )
@@ -180,8 +244,12 @@ def send_marketing(subject_en, subject_zh, body_en, body_zh, campaign_key) -> in
 
 def marketing_still_wanted(note) -> bool:
     """Asked by the outbox before each attempt at a marketing message (registered for the
-    ``marketing:`` keys in ``ConsentConfig.ready``): the recipient must still grant "marketing",
-    so a withdrawal between queueing and sending stops the message (CON-2)."""
+    ``marketing:`` keys in ``ConsentConfig.ready``): the recipient must still grant "marketing"
+    and still allow every recipient the message goes through (the cross-border consent for one
+    abroad), so a withdrawal between queueing and sending stops the message (CON-2, STO-1)."""
     if not note.recipient_id:
         return True
-    return may_process(note.recipient, MARKETING_PURPOSE)
+    user = note.recipient
+    return may_process(user, MARKETING_PURPOSE) and all(
+        may_send_to(user, recipient) for recipient in marketing_recipients()
+    )

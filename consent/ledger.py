@@ -14,11 +14,30 @@ from datetime import UTC
 from django.db import transaction
 from django.utils import timezone
 
+from lib import hooks
+
 from .models import ConsentEvent, ConsentState, LedgerHead, Purpose
 
 GENESIS = "0" * 64
 # The decisions about one purpose; the other actions are about a policy version.
-PURPOSE_ACTIONS = (ConsentEvent.Action.GRANT, ConsentEvent.Action.WITHDRAW)
+PURPOSE_ACTIONS = (
+    ConsentEvent.Action.GRANT,
+    ConsentEvent.Action.WITHDRAW,
+    ConsentEvent.Action.REFUSE,
+)
+
+
+class GrantRefused(ValueError):
+    """A grant the ledger does not accept: a child under 14 whose guardian's consent is not
+    verified cannot give optional consents (MIN-1), whatever the channel."""
+
+
+def grant_refused(user, purpose: Purpose | None) -> bool:
+    """Whether a grant of ``purpose`` by ``user`` must be refused (MIN-1). Only consent-based,
+    non-essential purposes are decisions at all; anonymous visitors have no known age."""
+    if user is None or purpose is None or purpose.essential or not purpose.needs_consent:
+        return False
+    return hooks.optional_consent_restricted(user)
 
 
 def subject_key(user=None, visitor: str = "") -> str:
@@ -79,9 +98,18 @@ def record(
     recorded_by=None,
     now=None,
 ) -> ConsentEvent:
-    """Append one decision to the ledger and update the current state with it."""
+    """Append one decision to the ledger and update the current state with it.
+
+    Raises ``GrantRefused`` for the grant of an optional purpose by a child without a verified
+    guardian's consent (MIN-1); withdrawals and policy decisions are always recorded.
+    """
     if action in PURPOSE_ACTIONS and purpose is None:
         raise ValueError("A grant or withdrawal names its purpose.")
+    if action == ConsentEvent.Action.GRANT and grant_refused(user, purpose):
+        raise GrantRefused(
+            "A child under 14 can give optional consents only after a guardian's consent "
+            "has been verified."
+        )
     key = subject_key(user, visitor)
     with transaction.atomic():
         head = _head()

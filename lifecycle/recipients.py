@@ -29,6 +29,14 @@ transaction; a notice acknowledged before its delivery succeeded is not sent at 
 marked failed, "no longer needed"). ``connect()`` registers the hooks when the app starts
 (``LifecycleConfig.ready``); a test checks it.
 
+No consent gate (STO-1, CON-3): a notice goes to every recipient that may hold the data, abroad
+or not, whether or not the person has granted (or still grants) the cross-border or any other
+consent. Telling a recipient to erase is a legal duty (PIPL art. 47), not a provision of new
+data: it carries only pseudonymous references and categories, never a phone number, e-mail or
+name, and the people it concerns are most often exactly those who withdrew. Gating it on
+``consent.gates.may_send_to`` would leave the copies abroad in place. Sending data to a
+recipient (``consent.gates.send_marketing`` and any integration) is gated.
+
 Acknowledgement: the recipient POSTs to the callback URL with the same signature scheme over
 the raw body (``acknowledge``), or a DPO marks the notice done in the admin (``mark_done``).
 ``escalate_overdue`` (beat, hourly) alerts the DPO group once per notice sent more than

@@ -128,6 +128,7 @@ def test_a_verification_is_recorded_without_names_or_numbers(person, dpo):
     verification = service.submit(
         person,
         kind="individual",
+        sensitive_consent={"wording": "the verification form's consent box (CON-3)"},
         documents=docs,
         legal_name="Zhou Wei",
         document_type="resident_id",

@@ -92,7 +92,8 @@ def test_page_lists_optional_purposes_with_state_and_essential_ones_without_togg
     response = user_client.get(PAGE)
     assert response.status_code == 200
     optional = {item["purpose"].code: item["granted"] for item in response.context["optional"]}
-    assert optional == {"marketing": False, "analytics": True}
+    # sensitive-verification: created by migration consent/0006, given on the verification form
+    assert optional == {"marketing": False, "analytics": True, "sensitive-verification": False}
     assert [p.code for p in response.context["needed"]] == ["account"]
     html = response.content.decode()
     assert "Running your account" in html
@@ -102,7 +103,8 @@ def test_page_lists_optional_purposes_with_state_and_essential_ones_without_togg
 
 def test_separate_consent_purpose_says_it_is_separate(user_client, marketing, analytics):
     html = user_client.get(PAGE).content.decode()
-    assert html.count("separate, explicit consent") == 1
+    # marketing, and sensitive-verification (created by migration consent/0006)
+    assert html.count("separate, explicit consent") == 2
     assert "News about our offers by e-mail." in html
 
 

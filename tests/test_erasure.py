@@ -180,7 +180,8 @@ def test_alice_keeps_her_account_requests_and_verification(
     assert len(files_before) == 3
     assert all(path.is_file() for path in files_before)
     assert RequestMessage.objects.filter(request__requester=alice, author=alice).exists()
-    assert ConsentEvent.objects.filter(user=alice).count() == 3
+    # Her three demo decisions and the separate consent her verification recorded (CON-3).
+    assert ConsentEvent.objects.filter(user=alice).count() == 4
 
 
 def test_consent_ledger_still_verifies_after_the_deletion(

@@ -74,6 +74,7 @@ def individual_data():
         "document_number": RESIDENT_ID,
         "id_front": png_upload("front.png"),
         "id_back": png_upload("back.png"),
+        "sensitive_consent": "on",  # the separate consent for sensitive data (CON-3)
     }
 
 
@@ -87,6 +88,7 @@ def enterprise_data():
         "bank_name": "Example Bank",
         "bank_branch": "Haidian Branch",
         "bank_account": "6222020200112233446",
+        "sensitive_consent": "on",  # the separate consent for sensitive data (CON-3)
     }
 
 

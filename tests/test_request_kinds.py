@@ -132,7 +132,8 @@ def test_withdrawal_lists_the_active_consent_purposes_only(
 
     assert response.status_code == 200
     choices = dict(response.context["form"].fields["purposes"].choices)
-    assert set(choices) == {"analytics", "marketing"}
+    # The separate consent of real-name verification (CON-3) can be withdrawn by request too.
+    assert set(choices) == {"analytics", "marketing", "sensitive-verification"}
     html = response.content.decode()
     assert 'name="purposes" value="marketing"' in html
     assert "Our offers" in html

@@ -95,6 +95,7 @@ def submit_individual(user=None, number=RESIDENT_ID):
     return service.submit(
         user,
         kind="individual",
+        sensitive_consent={"wording": "the verification form's consent box (CON-3)"},
         documents=docs,
         legal_name="Zhang San",
         document_type="resident_id",

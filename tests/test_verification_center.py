@@ -52,6 +52,7 @@ def individual_data(**overrides):
         "document_number": RESIDENT_ID,
         "id_front": png_upload("front.png"),
         "id_back": png_upload("back.png", color=(10, 120, 10)),
+        "sensitive_consent": "on",  # the separate consent for sensitive data (CON-3)
     }
     data.update(overrides)
     return {key: value for key, value in data.items() if value is not None}
@@ -67,6 +68,7 @@ def enterprise_data(**overrides):
         "bank_name": "Example Bank",
         "bank_branch": "Haidian Branch",
         "bank_account": CARD,
+        "sensitive_consent": "on",  # the separate consent for sensitive data (CON-3)
     }
     data.update(overrides)
     return {key: value for key, value in data.items() if value is not None}

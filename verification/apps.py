@@ -27,3 +27,11 @@ class VerificationConfig(AppConfig):
         )
         auditlog.register(VerificationDocument, exclude_fields=["file"])
         auditlog.register(GuardianConsent)
+
+        from lib.hooks import register_minor_rules
+
+        from .services import is_restricted, unrestricted
+
+        # Consent asks us whether a user is a child without a verified guardian: such a child
+        # cannot give optional consents, and no old grant of theirs is used (MIN-1).
+        register_minor_rules(is_restricted, unrestricted)

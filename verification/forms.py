@@ -41,6 +41,25 @@ def _file_field(label, required_for=None):
     )
 
 
+def _sensitive_consent_field(help_text):
+    """The separate consent to the processing of sensitive personal information (CON-3): its
+    own box, never ticked in advance, naming the purpose and what is collected."""
+    return forms.BooleanField(
+        label=_(
+            "I give my separate consent to the processing of my sensitive personal information "
+            "for real-name verification, as described below."
+        ),
+        help_text=help_text,
+        required=True,
+        error_messages={
+            "required": _(
+                "Without your separate consent we cannot process these details and documents. "
+                "Tick the box to continue; nothing has been stored."
+            )
+        },
+    )
+
+
 class _DocumentsMixin:
     """Maps document kinds to form fields and runs the shared document checks."""
 
@@ -51,6 +70,16 @@ class _DocumentsMixin:
 
     def grouped_fields(self):
         return [(legend, [self[name] for name in names]) for legend, names in self.fieldsets]
+
+    def consent_wording(self) -> str:
+        """The exact text of the separate-consent box, as shown, for the ledger's evidence."""
+        field = self.fields["sensitive_consent"]
+        return f"{field.label} {field.help_text}"
+
+    def _consented(self) -> bool:
+        """Uploads are only opened once the separate consent is given (CON-3): without it the
+        form is refused before any document is decoded."""
+        return bool(self.cleaned_data.get("sensitive_consent"))
 
     def _set_file_help_texts(self):
         limits = _("PDF, PNG or JPEG, at most %(file)s (%(total)s for all files together).") % {
@@ -142,6 +171,18 @@ class IndividualVerificationForm(_DocumentsMixin, forms.Form):
         required=False,
     )
     student_card = _file_field(_("Student ID card (optional)"))
+    sensitive_consent = _sensitive_consent_field(
+        _(
+            "Purpose: verifying your real name (individual). What we collect: your legal name, "
+            "the number of your identity document (resident ID or passport number), images of "
+            "the document and, for the university programme, your student ID number, "
+            "institution and student card. This is sensitive personal information: it is "
+            "stored encrypted, seen only by the staff who review it, and the images are deleted "
+            "after the decision as stated above. Without this consent we cannot verify you. "
+            "You can withdraw it on your consents page; a verification not yet decided then "
+            "cannot be approved."
+        )
+    )
 
     fieldsets = [
         (_("Your identity"), ["legal_name", "document_type", "document_number"]),
@@ -150,6 +191,7 @@ class IndividualVerificationForm(_DocumentsMixin, forms.Form):
             _("University programme (optional)"),
             ["student_id", "institution", "student_card"],
         ),
+        (_("Separate consent for sensitive personal information"), ["sensitive_consent"]),
     ]
 
     def __init__(self, *args, **kwargs):
@@ -204,8 +246,7 @@ class IndividualVerificationForm(_DocumentsMixin, forms.Form):
         if document_type:
             self._require_files(kinds)
         kinds.append(DocKind.STUDENT_ID)
-        documents = self._check_documents(kinds)
-        cleaned["documents"] = documents
+        cleaned["documents"] = self._check_documents(kinds) if self._consented() else []
         return cleaned
 
     def submission(self) -> dict:
@@ -256,11 +297,23 @@ class EnterpriseVerificationForm(_DocumentsMixin, forms.Form):
         ),
         help_text=_("The company's account; stored encrypted and shown masked."),
     )
+    sensitive_consent = _sensitive_consent_field(
+        _(
+            "Purpose: verifying your enterprise. What we collect: the legal representative's "
+            "name and resident ID number, an image of the business licence, and the company's "
+            "bank, branch and bank account number. This is sensitive personal information: it "
+            "is stored encrypted, seen only by the staff who review it, and the images are "
+            "deleted after the decision as stated above. Without this consent we cannot verify "
+            "the enterprise. You can withdraw it on your consents page; a verification not yet "
+            "decided then cannot be approved."
+        )
+    )
 
     fieldsets = [
         (_("Company"), ["company_name", "credit_code", "licence"]),
         (_("Legal representative"), ["legal_rep_name", "legal_rep_id_number"]),
         (_("Bank account"), ["bank_name", "bank_branch", "bank_account"]),
+        (_("Separate consent for sensitive personal information"), ["sensitive_consent"]),
     ]
 
     def __init__(self, *args, **kwargs):
@@ -286,7 +339,7 @@ class EnterpriseVerificationForm(_DocumentsMixin, forms.Form):
     def clean(self):
         cleaned = super().clean()
         self._require_files([DocKind.LICENCE])
-        cleaned["documents"] = self._check_documents([DocKind.LICENCE])
+        cleaned["documents"] = self._check_documents([DocKind.LICENCE]) if self._consented() else []
         return cleaned
 
     def submission(self) -> dict:

@@ -14,12 +14,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from lib import hooks
 from lib.files import serve_private_file
 from lib.masking import mask_number, mask_resident_id
 from lib.uploads import ALLOWED, CleanFile, check_pixel_budget, clean, inspect_upload
@@ -60,6 +61,31 @@ def has_verified_guardian(user) -> bool:
 def is_restricted(user) -> bool:
     """A child's account stays restricted until a guardian's consent is verified by staff."""
     return is_child(user) and not has_verified_guardian(user)
+
+
+def child_born_after(today: date | None = None) -> date:
+    """Whoever was born after this date is under ``CHILD_AGE`` on ``today`` (the same answer as
+    ``age_on``; someone born on 29 February has their birthday on 28 February in other years)."""
+    today = today or timezone.localdate()
+    year = today.year - settings.CHILD_AGE
+    try:
+        return today.replace(year=year)
+    except ValueError:  # today is 29 February
+        return today.replace(year=year, day=28)
+
+
+def unrestricted(queryset, today: date | None = None):
+    """The users of ``queryset`` who are not restricted children: the set-based counterpart of
+    ``is_restricted`` for bulk work (one correlated EXISTS on verified guardians' consents).
+    Registered with ``lib.hooks`` so that consent can exclude them without importing us."""
+    verified = GuardianConsent.objects.filter(
+        child_id=OuterRef("pk"), status=GuardianConsent.Status.VERIFIED
+    )
+    return queryset.filter(
+        Q(date_of_birth__isnull=True)
+        | Q(date_of_birth__lte=child_born_after(today))
+        | Exists(verified)
+    )
 
 
 def can_use_api(user) -> bool:
@@ -181,6 +207,18 @@ def serve_document(document, viewer, *, inline=False):
     )
 
 
+# --- Separate consent for sensitive personal information (CON-3) -------------------------------
+
+#: the purpose in the consent ledger under which a verification's sensitive data is processed
+SENSITIVE_PURPOSE = "sensitive-verification"
+
+
+def sensitive_consent_withdrawn(user) -> bool:
+    """Whether ``user`` has withdrawn the separate consent that verification needs (CON-3): a
+    verification not yet decided then cannot be approved."""
+    return hooks.consent_decision(user, SENSITIVE_PURPOSE) is False
+
+
 # --- Submission ---------------------------------------------------------------------------------
 
 
@@ -243,8 +281,22 @@ def find_duplicates(verification):
     return Verification.objects.filter(q).exclude(user_id=verification.user_id)
 
 
-def submit(user, *, kind, documents, **fields):
-    """Record a verification with its documents in one transaction; nothing is stored on error."""
+def submit(user, *, kind, documents, sensitive_consent: dict | None = None, **fields):
+    """Record a verification with its documents in one transaction; nothing is stored on error.
+
+    ``sensitive_consent`` is the evidence of the user's separate consent to the processing of
+    their sensitive personal information (CON-3): what they were shown and where from
+    (``lib.hooks.consent_evidence``). Without it nothing is stored; with it the grant is
+    recorded in the consent ledger first, in the same transaction, so the grant is on record
+    exactly when the data is.
+    """
+    if not sensitive_consent or not sensitive_consent.get("wording"):
+        raise VerificationError(
+            _(
+                "Real-name verification needs your separate consent to the processing of "
+                "your sensitive personal information. Nothing has been stored."
+            )
+        )
     verification = Verification(
         user=user, kind=kind, status=Verification.Status.SUBMITTED, **fields
     )
@@ -255,6 +307,16 @@ def submit(user, *, kind, documents, **fields):
             # check (the database's one-open-verification constraint backs it up).
             User.objects.select_for_update().filter(pk=user.pk).first()
             _check_can_submit(user)
+            try:
+                hooks.record_separate_consent(
+                    user, SENSITIVE_PURPOSE, {**sensitive_consent, "verification_kind": kind}
+                )
+            except hooks.ConsentUnavailable as exc:
+                raise VerificationError(
+                    _("Your consent could not be recorded, so nothing has been stored: %(why)s")
+                    % {"why": exc}
+                ) from None
+            verification.submitted_at = timezone.now()  # received after the consent was given
             verification.possible_duplicate = find_duplicates(verification).exists()
             verification.save()
             _store_documents(verification, documents, written)
@@ -305,6 +367,15 @@ def approve(verification, actor):
         locked = _locked(verification)
         if locked.status != Verification.Status.SUBMITTED:
             raise VerificationError(_("Only a submitted verification can be approved."))
+        if sensitive_consent_withdrawn(locked.user):
+            # CON-3: processing that needs a separate consent stops when it is withdrawn.
+            raise VerificationError(
+                _(
+                    "The user has withdrawn their separate consent to the processing of their "
+                    "sensitive personal information, so this verification cannot be approved. "
+                    "Reject it, giving that as the reason."
+                )
+            )
         now = timezone.now()
         if needs_second_approval(locked):
             if locked.first_approved_by_id is None:

@@ -12,6 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from lib import hooks
+
 from . import services as service
 from .forms import (
     EnterpriseVerificationForm,
@@ -65,6 +67,7 @@ def status(request):
             "blocked_reason": blocked_reason(user),
             "restricted": service.is_restricted(user),
             "retention_days": settings.VERIFICATION_DOCUMENT_RETENTION_DAYS,
+            "consent_withdrawn": service.sensitive_consent_withdrawn(user),
         },
     )
 
@@ -85,8 +88,11 @@ def _submit_view(request, form_class, title):
 
     form = form_class(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
+        # The separate consent (CON-3) is recorded with the exact text of its box, in the same
+        # transaction as the submission: both or neither.
+        evidence = hooks.consent_evidence(request, form.consent_wording())
         try:
-            service.submit(user, **form.submission())
+            service.submit(user, sensitive_consent=evidence, **form.submission())
         except service.VerificationError as exc:
             form.add_error(None, str(exc))
         else:

@@ -123,6 +123,22 @@ class StaffDecisionForm(forms.Form):
             raise forms.ValidationError(_("This user has no request with this reference."))
         return reference
 
+    def clean(self):
+        cleaned = super().clean()
+        purpose = cleaned.get("purpose")
+        if cleaned.get("action") == ConsentEvent.Action.GRANT and ledger.grant_refused(
+            self.subject_user, purpose
+        ):
+            # MIN-1: the ledger refuses it on every channel; say so before trying.
+            self.add_error(
+                "action",
+                _(
+                    "This user is a child under 14 whose guardian's consent has not been "
+                    "verified: no optional consent can be recorded for them until it is."
+                ),
+            )
+        return cleaned
+
 
 def _csv_cell(value) -> str:
     """A cell Excel will not run as a formula."""

@@ -3,19 +3,35 @@
 Every optional purpose with its current state and one button to grant or withdraw it, the
 purposes needed for the service (no toggle), and the user's own history. Every query starts
 from ``request.user``.
+
+A child under 14 whose guardian's consent is not verified cannot grant anything here (MIN-1):
+the page says why and links to the guardian form; withdrawing stays possible. A purpose given
+where its data is collected (``recorder.GRANTED_IN_CONTEXT``, e.g. the separate consent of
+real-name verification, CON-3) can be withdrawn here but is only granted on its own form.
 """
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from lib import hooks
+
 from .. import ledger, policies
 from ..models import ConsentEvent, Purpose, localized
+from ..recorder import GRANTED_IN_CONTEXT
 
 HISTORY_PAGE_SIZE = 20
+
+
+def _restricted_message():
+    return _(
+        "Children under 14 can give optional consents only after a guardian's consent has been "
+        "recorded and checked. Until then we use none of them, even those given earlier."
+    )
 
 
 def _consent_page(request, *, error="", status=200):
@@ -23,7 +39,13 @@ def _consent_page(request, *, error="", status=200):
     purposes = list(Purpose.objects.filter(active=True).order_by("code"))
     granted = ledger.granted_codes(user=user)
     optional = [
-        {"purpose": p, "granted": p.code in granted}
+        {
+            "purpose": p,
+            "granted": p.code in granted,
+            "in_context_url": reverse(GRANTED_IN_CONTEXT[p.code])
+            if p.code in GRANTED_IN_CONTEXT
+            else "",
+        }
         for p in purposes
         if not p.essential and p.needs_consent
     ]
@@ -43,6 +65,8 @@ def _consent_page(request, *, error="", status=200):
             "page": page,
             "error": error,
             "policy_version": policies.current_version_of(policies.PRIVACY_POLICY_SLUG),
+            "restricted": hooks.optional_consent_restricted(user),
+            "restricted_message": _restricted_message(),
         },
         status=status,
     )
@@ -77,8 +101,21 @@ def consents(request):
             status=400,
         )
 
-    currently = ledger.has_consent(purpose.code, user=request.user)
     wanted = action == ConsentEvent.Action.GRANT
+    if wanted and purpose.code in GRANTED_IN_CONTEXT:
+        return _consent_page(
+            request,
+            error=_(
+                "This consent is given on the form where the data is collected, together with "
+                "what is collected and why. You can withdraw it here."
+            ),
+            status=400,
+        )
+    if wanted and hooks.optional_consent_restricted(request.user):
+        # MIN-1; the ledger refuses it too (ledger.GrantRefused), whatever the channel.
+        return _consent_page(request, error=_restricted_message(), status=403)
+
+    currently = ledger.has_consent(purpose.code, user=request.user)
     name = localized(purpose, "name")
     if currently == wanted:
         messages.info(

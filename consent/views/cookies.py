@@ -72,6 +72,9 @@ def cookie_settings(request):
             return ratelimits.too_many_requests(request, exceeded)
         visitor = cookies.new_visitor_id()
     wording = cookies.SETTINGS_TEXT if choice == "save" else cookies.BANNER_TEXT
+    # MIN-1: a child without a verified guardian's consent gets no optional cookies; the
+    # choice is recorded as a refusal (cookies.record_choices) and the page says why.
+    refused = signed_in and any(decisions.values()) and cookies.restricted(request.user)
     cookies.record_choices(
         decisions,
         request=request,
@@ -80,7 +83,16 @@ def cookie_settings(request):
         wording=wording,
         button=choice,
     )
-    messages.success(request, _("Your cookie choices have been saved."))
+    if refused:
+        messages.warning(
+            request,
+            _(
+                "Only strictly necessary cookies are used: children under 14 can allow optional "
+                "cookies only after a guardian's consent has been recorded and checked."
+            ),
+        )
+    else:
+        messages.success(request, _("Your cookie choices have been saved."))
     response = HttpResponseRedirect(_next_url(request))
     cookies.set_choice_cookies(response, visitor=visitor)
     return response

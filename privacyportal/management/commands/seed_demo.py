@@ -72,6 +72,11 @@ DEMO_LEGAL_REP_ID = "31010419850612516X"  # bob's company's legal representative
 DEMO_CREDIT_CODE = "91110108MA01B2C344"  # unified social credit code of bob's company
 DEMO_BANK_ACCOUNT = "6217 0012 3456 7890 122"  # UnionPay-style card, Luhn-valid, as typed
 DEMO_NUMBERS = (DEMO_RESIDENT_ID, DEMO_LEGAL_REP_ID, DEMO_CREDIT_CODE, DEMO_BANK_ACCOUNT)
+# Verification records the separate consent for sensitive data with what was shown (CON-3).
+DEMO_SENSITIVE_CONSENT = {
+    "wording": "Demo data: the verification form's consent box",
+    "language": "en",
+}
 
 
 # Consent demo data (fictitious): purposes, policy texts and recipients, in both languages.
@@ -104,7 +109,7 @@ DEMO_PURPOSES = {
         "name_en": "Providing the service",
         "name_zh": "提供服务",
         "description_en": "Your account, sign-in and the requests you file.",
-        "description_zh": "您的账户、登录以及您提交的申请。",
+        "description_zh": "您的账号、登录以及您提交的申请。",
         "legal_basis": "contract",
         "essential": True,
     },
@@ -180,8 +185,8 @@ DEMO_POLICIES = {
         "3. We share data only with the recipients listed on the recipients page.\n"
         "4. Contact our data protection officer at dpo@example.com.",
         "示例门户是一个演示服务（虚构）。\n\n"
-        "1. 我们收集您的手机号码、电子邮件地址以及您提交的申请，用于运行您的账户。\n"
-        "2. 经您同意，我们会发送营销信息并提供个性化推荐；您可以随时在账户中心撤回同意。\n"
+        "1. 我们收集您的手机号码、电子邮件地址以及您提交的申请，用于运行您的账号。\n"
+        "2. 经您同意，我们会发送营销信息并提供个性化推荐；您可以随时在账号中心撤回同意。\n"
         "3. 我们仅向第三方信息共享页面所列的接收方提供数据。\n"
         "4. 请通过 dpo@example.com 联系我们的个人信息保护负责人。",
     ),
@@ -196,7 +201,7 @@ DEMO_POLICIES = {
         "本协议适用于您对示例门户（虚构的演示服务）的使用。\n\n"
         "1. 请妥善保管您的登录信息。\n"
         "2. 不得利用本门户从事违法活动。\n"
-        "3. 对违反上述规定的账户，我们可以暂停其使用并告知原因。",
+        "3. 对违反上述规定的账号，我们可以暂停其使用并告知原因。",
     ),
     "cookie-policy": (
         "cookie_policy",
@@ -464,6 +469,7 @@ class Command(BaseCommand):
         decided = ConsentEvent.objects.filter(
             user__in=[alice, bob],
             channel__in=[ConsentEvent.Channel.SIGNUP, ConsentEvent.Channel.WEB],
+            purpose__code__in=list(DEMO_PURPOSES),  # not the verifications' own consent
         )
         if decided.exists():
             return
@@ -517,6 +523,7 @@ class Command(BaseCommand):
             alice,
             kind=Verification.Kind.INDIVIDUAL,
             documents=documents,
+            sensitive_consent=DEMO_SENSITIVE_CONSENT,
             legal_name="Alice Sample",
             document_type=Verification.DocumentType.RESIDENT_ID,
             document_number=validators.validate_resident_id(DEMO_RESIDENT_ID),
@@ -536,6 +543,7 @@ class Command(BaseCommand):
             bob,
             kind=Verification.Kind.ENTERPRISE,
             documents=documents,
+            sensitive_consent=DEMO_SENSITIVE_CONSENT,
             company_name="Sample Trading (Beijing) Co., Ltd.",
             credit_code=validators.validate_uscc(DEMO_CREDIT_CODE),
             legal_rep_name="Bob Sample",
