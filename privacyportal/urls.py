@@ -4,11 +4,12 @@ from django.views.generic import RedirectView
 
 from consent.views import consent as consent_views
 
-from .views import healthz
+from .views import favicon, healthz, user_agreement
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="accounts:center", permanent=False), name="home"),
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("account/requests/", include("requests.urls")),
     # Before accounts and consent: /account/data/, /account/delete/, /privacy/certificate/.
@@ -19,5 +20,7 @@ urlpatterns = [
     path("account/messages/", include("notifications.urls")),
     path("account/incidents/", include("incidents.urls")),  # breach notices (SEC-1)
     path("account/", include("accounts.urls")),
+    # Before consent's document routes; two segments, so it never shadows a document's slug.
+    path("privacy/current/user-agreement/", user_agreement, name="user_agreement"),
     path("privacy/", include("consent.urls")),
 ]
