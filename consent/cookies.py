@@ -9,6 +9,10 @@ Cookies set by the banner, neither holding personal data:
 - ``pp_cookie_choice``: ``v1`` once a choice was made, so the banner does not show again.
 The state itself always comes from the ledger: a choice cookie without ledger state (e.g. a
 cleared database) shows the banner again.
+
+A signed-in child under 14 whose guardian's consent is not verified (MIN-1) gets no optional
+cookies: a choice is recorded as a refusal of both categories (the button pressed is kept in the
+evidence), and an earlier grant of theirs counts as off.
 """
 
 import logging
@@ -20,6 +24,8 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.urls import Resolver404, resolve
 from django.utils.translation import gettext_lazy as _
+
+from lib import hooks
 
 from . import ledger, policies
 from .models import ConsentEvent, ConsentState, LegalBasis, Purpose
@@ -205,6 +211,9 @@ def consent_for_request(request) -> CookieConsent:
     if signed_in or visitor:
         state.has_subject = True
         state.decided = cookie_states(user=user if signed_in else None, visitor=visitor)
+        if signed_in and any(state.decided.values()) and hooks.optional_consent_restricted(user):
+            # MIN-1: an old grant of a child without a verified guardian is not used.
+            state.decided = dict.fromkeys(state.decided, False)
     request._pp_cookie_consent = state
     return state
 
@@ -234,6 +243,10 @@ def record_choices(choices: dict[str, bool], *, request, user=None, visitor="", 
     """
     if set(choices) != set(CATEGORIES):
         raise ValueError("A cookie choice names every optional category.")
+    refused = user is not None and any(choices.values()) and restricted(user)
+    if refused:
+        # MIN-1: the child's choice is recorded as what it can be, a refusal of both.
+        choices = dict.fromkeys(choices, False)
     with transaction.atomic():
         ledger.lock()  # compare and append under one lock: parallel repeats write once
         purposes = ensure_cookie_purposes()
@@ -256,11 +269,18 @@ def record_choices(choices: dict[str, bool], *, request, user=None, visitor="", 
         proof = policies.evidence_from_request(request, wording)
         if button:
             proof = {**proof, "choice": button}
+        if refused:
+            proof = {**proof, "refused": "child without a verified guardian's consent"}
+
+        def action(category):
+            if choices[category]:
+                return ConsentEvent.Action.GRANT
+            was_given = current.get(purposes[category].pk, (False, None))[0]
+            return ConsentEvent.Action.WITHDRAW if was_given else ConsentEvent.Action.REFUSE
+
         return [
             ledger.record(
-                action=ConsentEvent.Action.GRANT
-                if choices[category]
-                else ConsentEvent.Action.WITHDRAW,
+                action=action(category),
                 channel=ConsentEvent.Channel.COOKIE_BANNER,
                 user=user,
                 visitor=visitor,
@@ -270,6 +290,11 @@ def record_choices(choices: dict[str, bool], *, request, user=None, visitor="", 
             )
             for category in changed
         ]
+
+
+def restricted(user) -> bool:
+    """Whether a signed-in ``user`` may have no optional cookies (MIN-1)."""
+    return hooks.optional_consent_restricted(user)
 
 
 def link_visitor_on_login(sender, request, user, **kwargs):
@@ -286,13 +311,23 @@ def link_visitor_on_login(sender, request, user, **kwargs):
             ).select_related("purpose", "event__policy_version")
             mine = cookie_states(user=user)
             by_code = {code: category for category, code in PURPOSE_CODES.items()}
+            child = None
             for row in rows:
                 if mine.get(by_code[row.purpose.code]) == row.granted:
                     continue
+                if row.granted:
+                    if child is None:
+                        child = restricted(user)
+                    if child:
+                        continue  # MIN-1: a child's grant is never copied onto the account
+                if row.granted:
+                    action = ConsentEvent.Action.GRANT
+                elif mine.get(by_code[row.purpose.code]):
+                    action = ConsentEvent.Action.WITHDRAW
+                else:
+                    action = ConsentEvent.Action.REFUSE  # never given: not a withdrawal
                 ledger.record(
-                    action=ConsentEvent.Action.GRANT
-                    if row.granted
-                    else ConsentEvent.Action.WITHDRAW,
+                    action=action,
                     channel=ConsentEvent.Channel.COOKIE_BANNER,
                     user=user,
                     purpose=row.purpose,

@@ -42,7 +42,7 @@ class PolicyDocument(models.Model):
         ordering = ["slug"]
 
     def __str__(self):
-        return self.slug
+        return self.title
 
     @property
     def title(self):
@@ -113,7 +113,10 @@ class PolicyVersion(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.document.slug} v{self.number}"
+        return _("%(document)s, version %(number)d") % {
+            "document": self.document.title,
+            "number": self.number,
+        }
 
     @property
     def is_published(self):
@@ -192,7 +195,8 @@ class Purpose(models.Model):
         ]
 
     def __str__(self):
-        return self.code
+        # The name staff and users read, in the active language (the code stays in the URL).
+        return self.name
 
     @property
     def name(self):
@@ -310,6 +314,9 @@ class ConsentEvent(models.Model):
     class Action(models.TextChoices):
         GRANT = "grant", _("Granted")
         WITHDRAW = "withdraw", _("Withdrawn")
+        # "No" to a purpose that was never given (e.g. "Reject all" on a first visit): not a
+        # withdrawal, which would suggest an earlier consent.
+        REFUSE = "refuse", _("Not given")
         ACCEPT_POLICY = "accept_policy", _("Accepted policy version")
         DECLINE_POLICY = "decline_policy", _("Declined policy version")
 

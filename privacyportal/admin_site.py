@@ -68,6 +68,8 @@ class PortalAdminSite(admin.AdminSite):
     index_title = _("DPO dashboard")
     index_template = "admin/portal_index.html"
     login_form = StaffLoginForm
+    # The queue's columns need the width (issue 13); the index and breadcrumbs lead everywhere.
+    enable_nav_sidebar = False
 
     def register(self, model_or_iterable, admin_class=None, **options):
         """Every admin registered here, the portal's and third-party ones, accepts only the

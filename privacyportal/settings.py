@@ -54,7 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "phonenumber_field",
     "auditlog",
-    "axes",
+    "accounts.apps.SignInProtectionConfig",  # django-axes, named for staff
     # Staff second factor: authenticator apps (TOTP) and backup codes. Before accounts, whose
     # admin replaces their device admins.
     "django_otp",
@@ -101,6 +101,12 @@ MIDDLEWARE = [
     "accounts.display.NamePeopleInAdminMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
+# `make run` (debug mode) shows the site's own 404 page, as production does, instead of Django's
+# technical one; DJANGO_DEBUG_TECHNICAL_404=true brings that back (privacyportal/errors.py).
+if DEBUG and not env.bool("DJANGO_DEBUG_TECHNICAL_404", default=False):
+    MIDDLEWARE.append("privacyportal.errors.BrandedNotFoundInDebugMiddleware")
+# A form sent with a missing or stale CSRF token: the site's own page (templates/403_csrf.html).
+CSRF_FAILURE_VIEW = "privacyportal.errors.csrf_failure"
 
 ROOT_URLCONF = "privacyportal.urls"
 WSGI_APPLICATION = "privacyportal.wsgi.application"
@@ -261,6 +267,26 @@ SMS_CODE_MIN_INTERVAL_SECONDS = env.int("SMS_CODE_MIN_INTERVAL_SECONDS", default
 SMS_CODE_MAX_PER_PHONE_PER_HOUR = env.int("SMS_CODE_MAX_PER_PHONE_PER_HOUR", default=5)
 SMS_CODE_MAX_PER_IP_PER_HOUR = env.int("SMS_CODE_MAX_PER_IP_PER_HOUR", default=20)
 
+# --- Linked logins (ACC-2, accounts/oauth.py) ------------------------------------------------
+# A provider is offered only when its app id and secret are set. The URLs are the providers'
+# documented endpoints; tests point them at a local stand-in.
+LINKED_LOGIN_HTTP_TIMEOUT = env.float("LINKED_LOGIN_HTTP_TIMEOUT", default=10.0)
+WECHAT_LOGIN_APP_ID = env.str("WECHAT_LOGIN_APP_ID", default="")
+WECHAT_LOGIN_APP_SECRET = env_secret("WECHAT_LOGIN_APP_SECRET", default="")
+WECHAT_LOGIN_AUTHORIZE_URL = env.str(
+    "WECHAT_LOGIN_AUTHORIZE_URL", default="https://open.weixin.qq.com/connect/qrconnect"
+)
+WECHAT_LOGIN_TOKEN_URL = env.str(
+    "WECHAT_LOGIN_TOKEN_URL", default="https://api.weixin.qq.com/sns/oauth2/access_token"
+)
+QQ_LOGIN_APP_ID = env.str("QQ_LOGIN_APP_ID", default="")
+QQ_LOGIN_APP_KEY = env_secret("QQ_LOGIN_APP_KEY", default="")
+QQ_LOGIN_AUTHORIZE_URL = env.str(
+    "QQ_LOGIN_AUTHORIZE_URL", default="https://graph.qq.com/oauth2.0/authorize"
+)
+QQ_LOGIN_TOKEN_URL = env.str("QQ_LOGIN_TOKEN_URL", default="https://graph.qq.com/oauth2.0/token")
+QQ_LOGIN_ME_URL = env.str("QQ_LOGIN_ME_URL", default="https://graph.qq.com/oauth2.0/me")
+
 # --- Rate limits: anonymous writes, codes and passwords (lib/ratelimits.py) ------------------
 # django-ratelimit counts in the cache alias "ratelimit", which every web process must share:
 # Redis in production (RATELIMIT_CACHE_URL, by default CACHE_URL). Outside debug mode
@@ -354,6 +380,8 @@ MINOR_DELETION_SLA_CALENDAR = env.str("MINOR_DELETION_SLA_CALENDAR", default="wo
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
+# One date format per language: the short formats equal the long ones (privacyportal/formats).
+FORMAT_MODULE_PATH = ["privacyportal.formats"]
 LOCALE_PATHS = [Path(env.path("DJANGO_LOCALE_DIR", default=BASE_DIR / "locale"))]
 USE_I18N = True
 USE_TZ = True
@@ -395,6 +423,11 @@ Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 UPLOAD_MAX_PIXELS = env.int("UPLOAD_MAX_PIXELS", default=25_000_000)
 UPLOAD_MAX_PIXELS_PER_SUBMISSION = env.int("UPLOAD_MAX_PIXELS_PER_SUBMISSION", default=60_000_000)
 
+# --- Profile photos (accounts/photos.py) ----------------------------------------------------
+# Largest photo accepted, in bytes; it is re-encoded to a JPEG of at most AVATAR_SIZE pixels a side.
+AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=2 * 1024 * 1024)
+AVATAR_SIZE = env.int("AVATAR_SIZE", default=512)
+
 # --- E-mail ---------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url_config(env_secret("EMAIL_URL", default=dev_default("consolemail://")))
 vars().update(EMAIL_CONFIG)
@@ -415,7 +448,11 @@ OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=200)
 OUTBOX_RUN_SECONDS = env.int("OUTBOX_RUN_SECONDS", default=50)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="privacy@example.com")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
+# `make run PORT=8100` passes PORTAL_PORT to every process, so the links in e-mails sent by the
+# worker follow the port of the web server; an explicit PORTAL_BASE_URL always wins.
+PORTAL_BASE_URL = env.str(
+    "PORTAL_BASE_URL", default=f"http://127.0.0.1:{env.int('PORTAL_PORT', default=8000)}"
+)
 
 # --- Requests and the SLA clock (SLA-1) -----------------------------------------------------
 SLA_DAYS = env.int("SLA_DAYS", default=15)

@@ -376,6 +376,7 @@ class DataSubjectRequestAdmin(ObjectActionsMixin, TolerantAutocompleteMixin, adm
     list_display = (
         "reference",
         "kind",
+        "subject",
         "requester_contact",
         "state_badge",
         "assignee",
@@ -482,7 +483,7 @@ class DataSubjectRequestAdmin(ObjectActionsMixin, TolerantAutocompleteMixin, adm
         if obj.pk is None:
             return "-"
         due = timezone.localtime(obj.due_at)
-        label = due.strftime("%Y-%m-%d")
+        label = formats.date_format(due, "DATE_FORMAT")
         provisional = (
             format_html(
                 ' <span class="dsr-provisional" title="{}">{}</span>',
@@ -653,6 +654,11 @@ class DataSubjectRequestAdmin(ObjectActionsMixin, TolerantAutocompleteMixin, adm
                     "can_act": self.has_change_permission(request, req),
                 }
             )
+            if not req.is_open:
+                # A closed request is a record: its page offers no Save (its fields are read-only).
+                extra_context.update(
+                    show_save=False, show_save_and_continue=False, show_save_and_add_another=False
+                )
         return super().change_view(request, object_id, form_url, extra_context)
 
     def _get_for_action(self, request, pk):

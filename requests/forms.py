@@ -157,8 +157,10 @@ class CompleteForm(forms.Form):
 class RefuseForm(forms.Form):
     ground = forms.ChoiceField(
         label=_("Ground for refusal"),
-        choices=[("", "---------")] + list(RefusalGround.choices),
+        # No ground is chosen for the staff member: one of the eight, explicitly (RGT-5).
+        choices=list(RefusalGround.choices),
         widget=forms.RadioSelect,
+        error_messages={"required": _("Choose the ground on which the request is refused.")},
     )
     reason = forms.CharField(
         label=_("Reason (sent to the requester)"),

@@ -35,7 +35,7 @@ def test_reject_all_works_without_javascript(live_server, browser):
     actions = set(
         ConsentEvent.objects.filter(visitor=visitor).values_list("purpose__code", "action")
     )
-    assert actions == {("cookies-functional", "withdraw"), ("cookies-analytics", "withdraw")}
+    assert actions == {("cookies-functional", "refuse"), ("cookies-analytics", "refuse")}
     assert not ledger.granted_codes(visitor=visitor)
     context.close()
 

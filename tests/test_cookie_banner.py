@@ -104,16 +104,17 @@ def test_settings_page_is_not_covered_by_the_banner_and_shows_strictly_necessary
 # --- Choosing without JavaScript ------------------------------------------------------------
 
 
-def test_reject_all_as_a_plain_post_records_withdrawals_for_the_visitor(client):
+def test_reject_all_as_a_plain_post_records_refusals_for_the_visitor(client):
     response = choose(client, "reject_all", HTTP_USER_AGENT="TestBrowser/1.0")
     assert response.status_code == 302
     assert response["Location"] == PAGE
     visitor = visitor_id(response)
     assert re.fullmatch(r"[0-9a-f]{32}", visitor)
     events = ConsentEvent.objects.filter(visitor=visitor).select_related("purpose")
+    # Never given: "not given", not "withdrawn" (which would suggest an earlier consent).
     assert sorted((e.purpose.code, e.action) for e in events) == [
-        ("cookies-analytics", A.WITHDRAW),
-        ("cookies-functional", A.WITHDRAW),
+        ("cookies-analytics", A.REFUSE),
+        ("cookies-functional", A.REFUSE),
     ]
     for event in events:
         assert event.user_id is None
@@ -148,12 +149,12 @@ def test_accept_all_records_grants_and_loads_analytics(client):
     assert re.search(r'<script src="[^"]*js/analytics\.js"', html)
 
 
-def test_save_with_only_functional_grants_it_and_withdraws_analytics(client):
+def test_save_with_only_functional_grants_it_and_refuses_analytics(client):
     response = choose(client, "save", categories=["functional"])
     visitor = visitor_id(response)
     assert ledger.granted_codes(visitor=visitor) == {"cookies-functional"}
     analytics = ConsentEvent.objects.get(visitor=visitor, purpose__code="cookies-analytics")
-    assert analytics.action == A.WITHDRAW
+    assert analytics.action == A.REFUSE  # never given before
     assert ANALYTICS_TAG not in client.get(PAGE).content.decode()
     settings_html = client.get(COOKIES_URL).content.decode()
     assert 'value="functional" checked' in settings_html
@@ -261,7 +262,7 @@ def test_signing_in_links_the_visitors_decisions_to_the_user(client):
     linked = ConsentEvent.objects.filter(user=user).select_related("purpose")
     assert sorted((e.purpose.code, e.action) for e in linked) == [
         ("cookies-analytics", A.GRANT),
-        ("cookies-functional", A.WITHDRAW),
+        ("cookies-functional", A.REFUSE),
     ]
     for event in linked:
         assert event.evidence == {"linked_from_visitor": visitor}
@@ -341,3 +342,15 @@ def test_one_query_for_a_visitor_whatever_the_number_of_templates(
     with django_assert_num_queries(1):
         for _ in range(3):
             assert cookies.consent_for_request(request).analytics
+
+
+def test_reject_all_after_accept_all_records_withdrawals(client):
+    response = choose(client, "accept_all")
+    visitor = visitor_id(response)
+    choose(client, "reject_all")
+    last = {
+        e.purpose.code: e.action
+        for e in ConsentEvent.objects.filter(visitor=visitor).order_by("id")
+    }
+    assert last == {"cookies-analytics": A.WITHDRAW, "cookies-functional": A.WITHDRAW}
+    assert not ledger.granted_codes(visitor=visitor)

@@ -360,8 +360,8 @@ def test_a_changed_cookie_choice_is_recorded_and_only_what_changed(client):
     client.post(COOKIES_URL, {"choice": "save", "categories": ["analytics"], "next": "/"})
     events = list(ConsentEvent.objects.order_by("id").values_list("purpose__code", "action"))
     assert events == [
-        ("cookies-functional", "withdraw"),
-        ("cookies-analytics", "withdraw"),
+        ("cookies-functional", "refuse"),
+        ("cookies-analytics", "refuse"),
         ("cookies-analytics", "grant"),
     ]
 

@@ -445,9 +445,12 @@ class VerificationAdmin(ObjectActionsMixin, admin.ModelAdmin):
     def status_badge(self, obj):
         return _badge(obj.status, obj.get_status_display())
 
-    @admin.display(description=_("duplicate?"), boolean=True, ordering="possible_duplicate")
+    @admin.display(description=_("duplicate?"), ordering="possible_duplicate")
     def duplicate_flag(self, obj):
-        return obj.possible_duplicate
+        # Plain words: Django's boolean icons show a red cross for "no", which reads as a fault.
+        if obj.possible_duplicate:
+            return format_html('<span class="ver-duplicate">{}</span>', _("yes, check it"))
+        return _("no")
 
     @admin.display(description=_("waiting"), ordering="submitted_at")
     def age(self, obj):

@@ -1,0 +1,8 @@
+"""One date format per language (issue 13): 2026年11月30日 and 2026年11月30日 19:53 everywhere."""
+
+DATE_FORMAT = "Y年n月j日"
+DATETIME_FORMAT = "Y年n月j日 H:i"
+SHORT_DATE_FORMAT = DATE_FORMAT
+SHORT_DATETIME_FORMAT = DATETIME_FORMAT
+YEAR_MONTH_FORMAT = "Y年n月"
+TIME_FORMAT = "H:i"
