@@ -5,13 +5,17 @@ Every query starts from ``request.user``; a photo is served to its owner, or to 
 the permission to view photos and have passed the second factor (audited).
 """
 
+import time
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, update_session_auth_hash
+from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -21,7 +25,7 @@ from lib.files import serve_private_file
 from lib.http import safe_next
 from lib.network import client_limit_address
 
-from . import oauth, photos
+from . import oauth, photos, sessions
 from .forms import PasswordSetForm, ProfilePhotoForm
 from .models import LinkedAccount, PhoneCode, ProfilePhoto
 from .services import CodeError, CodeThrottled, send_code, verify_code
@@ -99,6 +103,12 @@ def _provider_or_404(code):
     return provider
 
 
+def _signed_in_recently(request) -> bool:
+    signed_in_at = request.session.get(sessions.SIGNED_IN_AT)
+    limit = settings.LINK_REQUIRES_SIGN_IN_WITHIN_MINUTES * 60
+    return signed_in_at is not None and time.time() - signed_in_at <= limit
+
+
 @require_POST
 @ratelimits.limit_posts(SIGNIN_LIMIT)
 def linked_start(request, provider):
@@ -108,6 +118,18 @@ def linked_start(request, provider):
         if request.user.is_staff:
             messages.error(request, _("Staff accounts cannot use linked logins."))
             return redirect("accounts:profile")
+        if not _signed_in_recently(request):
+            # A linked login is a lasting way into the account: whoever links one must have
+            # proven to be the person just now, not merely hold an old session.
+            logout(request)
+            messages.info(
+                request,
+                _("To link a login, please sign in again first: it confirms that it is you."),
+            )
+            login_url = reverse("accounts:login")
+            return HttpResponseRedirect(
+                f"{login_url}?{urlencode({'next': reverse('accounts:profile')})}"
+            )
         purpose, next_url = oauth.LINK, ""
     else:
         purpose, next_url = oauth.LOGIN, safe_next(request, "accounts:center")

@@ -426,6 +426,8 @@ UPLOAD_MAX_PIXELS_PER_SUBMISSION = env.int("UPLOAD_MAX_PIXELS_PER_SUBMISSION", d
 # --- Profile photos (accounts/photos.py) ----------------------------------------------------
 # Largest photo accepted, in bytes; it is re-encoded to a JPEG of at most AVATAR_SIZE pixels a side.
 AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=2 * 1024 * 1024)
+# Linking a WeChat or QQ login needs a sign-in this recent (else the person signs in again).
+LINK_REQUIRES_SIGN_IN_WITHIN_MINUTES = env.int("LINK_REQUIRES_SIGN_IN_WITHIN_MINUTES", default=10)
 AVATAR_SIZE = env.int("AVATAR_SIZE", default=512)
 
 # --- E-mail ---------------------------------------------------------------------------------

@@ -345,3 +345,19 @@ def test_linked_logins_are_declared_personal_data():
     decl = registry.declaration("accounts.LinkedAccount")
     assert decl is not None and decl.category == "linked_logins"
     assert undeclared([LinkedAccount]) == []
+
+
+def test_linking_needs_a_recent_sign_in(user_client, user, wechat):
+    """An old session alone cannot add a lasting way into the account: sign in again first."""
+    from accounts import sessions
+
+    session = user_client.session
+    session[sessions.SIGNED_IN_AT] -= 11 * 60
+    session.save()
+    response = user_client.post(reverse("accounts:linked_start", args=["wechat"]))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
+    assert "next=%2Faccount%2Fprofile%2F" in response["Location"]
+    assert signed_in_user_id(user_client) is None  # signed out
+    assert not wechat.requests  # the provider was never asked
+    assert not LinkedAccount.objects.filter(user=user).exists()
