@@ -78,6 +78,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy (see "Response headers")
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # /healthz answered here: no session or user is loaded for a load balancer's probe.
+    "lib.middleware.HealthCheckMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "lib.middleware.SignedInNoStoreMiddleware",  # no-store on every signed-in response
     # 400, never a database error, for NUL input; after no-store, which then covers its answer.
