@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from lib.admin import person_url
+from lib.admin import CappedCountPaginator, person_url
 from lib.phones import e164
 
 from . import second_factor
@@ -59,6 +59,7 @@ class UserAdmin(BaseUserAdmin):
     search_fields = ("=phone", "email", "username")
     ordering = ("-date_joined",)
     show_full_result_count = False
+    paginator = CappedCountPaginator  # 200,000 people: count at most 10,000
     readonly_fields = ("last_login", "date_joined", "second_factor_state")
     fieldsets = (
         (None, {"fields": ("phone", "password")}),

@@ -321,6 +321,11 @@ class CappedCountPaginator(Paginator):
     def count(self):
         return self.object_list.order_by()[: self.cap].count()
 
+    @property
+    def capped(self) -> bool:
+        """Whether the list goes on beyond what was counted (the page shows "more than")."""
+        return self.count >= self.cap
+
 
 def recent_date_filter(field_name: str, title=None):
     """A list filter of ranges on an indexed date column, in local time (a date hierarchy

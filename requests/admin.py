@@ -20,7 +20,13 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from lib.admin import ObjectAction, ObjectActionsMixin, TolerantAutocompleteMixin, person_link
+from lib.admin import (
+    CappedCountPaginator,
+    ObjectAction,
+    ObjectActionsMixin,
+    TolerantAutocompleteMixin,
+    person_link,
+)
 
 from . import fulfilment, references, workflow
 from .attachments import attachments_total
@@ -388,6 +394,7 @@ class DataSubjectRequestAdmin(ObjectActionsMixin, TolerantAutocompleteMixin, adm
     list_select_related = ("requester", "assignee")
     search_fields = ("=reference", "=requester__phone", "requester__email", "subject")
     show_full_result_count = False
+    paginator = CappedCountPaginator  # "more than 10,000" on a large installation
     list_per_page = 50
     ordering = ("due_at", "id")  # total order: served by the (due_at, id) indexes
     autocomplete_fields = ("requester",)

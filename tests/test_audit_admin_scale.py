@@ -43,3 +43,23 @@ def test_the_audit_date_filter_keeps_recent_entries():
     assert date_filter.queryset(None, entries).count() == entries.count()
     AuditLogEntry.objects.update(timestamp="2020-01-01T00:00:00Z")
     assert date_filter.queryset(None, entries).count() == 0
+
+
+def test_a_list_beyond_the_count_cap_says_more_than(client, monkeypatch):
+    from django.urls import reverse
+
+    from lib.admin import CappedCountPaginator
+
+    from .factories import DataSubjectRequestFactory
+
+    monkeypatch.setattr(CappedCountPaginator, "cap", 3)
+    for _ in range(5):
+        DataSubjectRequestFactory()
+    client.force_login(DpoFactory())
+    queue = reverse("admin:requests_datasubjectrequest_changelist")
+    page = client.get(queue).content.decode()
+    assert "More than 3" in page
+    users = client.get(reverse("admin:accounts_user_changelist")).content.decode()
+    assert "More than 3" in users
+    monkeypatch.setattr(CappedCountPaginator, "cap", 100)
+    assert "More than" not in client.get(queue).content.decode()

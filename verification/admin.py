@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from audit.records import record_search
-from lib.admin import ObjectAction, ObjectActionsMixin, person_link
+from lib.admin import CappedCountPaginator, ObjectAction, ObjectActionsMixin, person_link
 from lib.forms import ConfirmForm
 
 from . import services as service
@@ -365,6 +365,7 @@ class VerificationAdmin(ObjectActionsMixin, admin.ModelAdmin):
     search_fields = ("=user__phone", "user__email")
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # no per-filter counts over the whole table
+    paginator = CappedCountPaginator
     list_per_page = 50
     ordering = ("submitted_at", "id")  # oldest first: served by verification_queue_idx
     change_form_template = "admin/verification/verification/change_form.html"

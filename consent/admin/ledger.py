@@ -78,6 +78,10 @@ class LedgerPaginator(CappedCountPaginator):
             return LedgerHead.objects.filter(pk=1).values_list("count", flat=True).first() or 0
         return super().count
 
+    @property
+    def capped(self) -> bool:
+        return bool(self.object_list.query.where) and self.count >= self.cap
+
 
 class StaffDecisionForm(forms.Form):
     """A decision the user gave through another channel, recorded by staff under a ticket."""
