@@ -12,7 +12,8 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from lib.admin import CappedCountPaginator, person_url
+from lib.admin import CappedCountPaginator, may_unmask, person_url, swap_fields
+from lib.masking import mask_email, mask_phone
 from lib.phones import e164
 
 from . import second_factor
@@ -91,6 +92,34 @@ class UserAdmin(BaseUserAdmin):
             },
         ),
     )
+
+    # Phone and e-mail masked for staff without the unmasking permission (issue 12): support
+    # agents and auditors recognise people by name and the last digits.
+    MASKED = {"phone": "masked_phone", "email": "masked_email"}
+
+    def get_list_display(self, request):
+        fields = super().get_list_display(request)
+        return fields if may_unmask(request) else swap_fields(fields, self.MASKED)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or may_unmask(request):
+            return fieldsets
+        return swap_fields(fieldsets, self.MASKED)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if obj is None or may_unmask(request):
+            return fields
+        return (*fields, *self.MASKED.values())
+
+    @admin.display(description=_("mobile phone"))
+    def masked_phone(self, obj):
+        return mask_phone(obj.phone) if obj.phone else "—"
+
+    @admin.display(description=_("e-mail address"))
+    def masked_email(self, obj):
+        return mask_email(obj.email) if obj.email else "—"
 
     @admin.display(description=_("Everything about them"))
     def person_page(self, obj):

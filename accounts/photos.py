@@ -33,6 +33,11 @@ def _not_an_image():
     return ValidationError(_("The photo must be a PNG or JPEG image."), code="bad_type")
 
 
+#: A photo needs some pixels on each side, and a shape a square crop can use.
+MIN_SIDE = 16
+MAX_ASPECT = 4
+
+
 def process(upload) -> bytes:
     """The JPEG to store for an uploaded photo; raises ValidationError with a message to show."""
     limit = settings.AVATAR_MAX_BYTES
@@ -55,6 +60,20 @@ def process(upload) -> bytes:
         with Image.open(io.BytesIO(cleaned.data)) as img:
             img.load()
             width, height = img.size
+            if min(width, height) < MIN_SIDE or max(width, height) > MAX_ASPECT * min(
+                width, height
+            ):
+                raise ValidationError(
+                    _(
+                        "The photo is too small or too narrow: each side needs at least "
+                        "%(min)d pixels, and the long side at most %(ratio)d times the short one."
+                    )
+                    % {"min": MIN_SIDE, "ratio": MAX_ASPECT},
+                    code="bad_shape",
+                )
+            if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+                # 16-bit greyscale: scaled to 8 bits, not clipped to white.
+                img = img.convert("I").point(lambda value: value * (1 / 256)).convert("L")
             side = min(width, height)
             left, top = (width - side) // 2, (height - side) // 2
             square = img.crop((left, top, left + side, top + side))
@@ -68,6 +87,8 @@ def process(upload) -> bytes:
                 square = background
             out = io.BytesIO()
             square.convert("RGB").save(out, "JPEG", quality=85, optimize=True)
+    except ValidationError:
+        raise
     except Exception:  # a decoder failure after the checks is still a bad image, never a 500
         log.warning("A profile photo passed the checks but could not be re-encoded", exc_info=True)
         raise ValidationError(

@@ -26,6 +26,7 @@ from django.db.models import Exists, Max, OuterRef, Q
 from django.db.models.signals import pre_delete, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, ngettext
@@ -404,7 +405,7 @@ def acceptance_wording(version: PolicyVersion) -> str:
     ) % {
         "title": version.document.title,
         "number": version.number,
-        "date": timezone.localtime(version.effective_at).date().isoformat(),
+        "date": date_format(timezone.localtime(version.effective_at), "DATE_FORMAT"),
     }
 
 

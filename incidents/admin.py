@@ -24,7 +24,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from lib.admin import ObjectAction, ObjectActionsMixin, TolerantAutocompleteMixin
+from lib.admin import ObjectAction, ObjectActionsMixin, TolerantAutocompleteMixin, person_filter
 from lib.forms import ConfirmForm
 
 from . import clocks, fanout, selection
@@ -296,7 +296,12 @@ class IncidentAdmin(ObjectActionsMixin, TolerantAutocompleteMixin, admin.ModelAd
         "people_clock_short",
         "notification_short",
     )
-    list_filter = ("state", "severity")
+    list_filter = (
+        "state",
+        "severity",
+        # The person page: the incidents that concern one person.
+        person_filter(lambda incidents, pk: incidents.filter(affected__user_id=pk).distinct()),
+    )
     search_fields = ("=reference", "title")
     list_select_related = ("notification_run",)
     show_full_result_count = False

@@ -11,6 +11,11 @@ class IncidentsConfig(AppConfig):
 
     def ready(self):
         from auditlog.registry import auditlog
+        from django.core import checks
+
+        from .checks import check_incident_settings
+
+        checks.register(check_incident_settings)
 
         from .models import Incident
 

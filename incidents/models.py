@@ -249,6 +249,9 @@ class Incident(models.Model):
             )
         if self.detected_at and self.detected_at > timezone.now() + timedelta(minutes=5):
             raise ValidationError({"detected_at": _("The detection time cannot be in the future.")})
+        if self.detected_at and self.detected_at.year < 2000:
+            # Years near 1 do not survive the time-zone conversion, and no breach is that old.
+            raise ValidationError({"detected_at": _("Give a detection time after the year 2000.")})
 
     def _set_clocks(self, update_fields):
         """The deadlines follow the detection time, with the hours in force when it is set."""

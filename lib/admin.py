@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.admin import SimpleListFilter
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -356,3 +357,50 @@ def recent_date_filter(field_name: str, title=None):
 
     RecentDateFilter.title = title or _("date")
     return RecentDateFilter
+
+
+# -- contact details on admin pages ----------------------------------------------------------------
+
+#: The permission that shows numbers, phones and e-mail addresses unmasked (VER-4, issue 12).
+UNMASK_PERMISSION = "verification.view_sensitive_data"
+
+
+def may_unmask(request) -> bool:
+    return request.user.has_perm(UNMASK_PERMISSION)
+
+
+def swap_fields(fields, replacements: dict):
+    """``fields`` (a list, tuple or fieldsets' nested tuples) with names replaced."""
+    if isinstance(fields, str):
+        return replacements.get(fields, fields)
+    if isinstance(fields, dict):
+        return {key: swap_fields(value, replacements) for key, value in fields.items()}
+    if isinstance(fields, list | tuple):
+        return type(fields)(swap_fields(item, replacements) for item in fields)
+    return fields
+
+
+def person_filter(filter_by_person, title=None):
+    """A list filter ``?person=<user id>`` for the person page's "See all" links where the
+    person's records are reached by more than one path (e.g. holds on them or on their
+    requests). Shown in the sidebar only while it is used."""
+
+    class PersonFilter(SimpleListFilter):
+        parameter_name = "person"
+
+        def lookups(self, request, model_admin):
+            value = request.GET.get(self.parameter_name)
+            return [(value, _("this person"))] if value else []
+
+        def queryset(self, request, queryset):
+            value = self.value()
+            if value is None:
+                return queryset
+            try:
+                person_id = int(value)
+            except ValueError:
+                raise IncorrectLookupParameters(value) from None
+            return filter_by_person(queryset, person_id)
+
+    PersonFilter.title = title or _("person")
+    return PersonFilter

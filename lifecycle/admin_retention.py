@@ -5,12 +5,13 @@ audit log."""
 
 from django import forms
 from django.contrib import admin
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, pgettext, pgettext_lazy
 
-from lib.admin import ObjectAction, ObjectActionsMixin
+from lib.admin import ObjectAction, ObjectActionsMixin, person_filter
 from lib.registry import registry
 
 from . import holds, retention
@@ -249,7 +250,12 @@ class LegalHoldAdmin(ObjectActionsMixin, admin.ModelAdmin):
     # One person's records, linked from their person page (privacyportal/person.py).
     url_lookups = ("user__id__exact",)
     list_display = ("__str__", "scope", "target", "starts_at", "ends_at", "state", "created_by")
-    list_filter = (CurrentFilter, "scope")
+    list_filter = (
+        CurrentFilter,
+        "scope",
+        # The person page: holds on the person and on their requests.
+        person_filter(lambda holds, pk: holds.filter(Q(user_id=pk) | Q(request__requester_id=pk))),
+    )
     list_select_related = ("user", "request", "created_by")
     search_fields = ("=request__reference", "=user__id", "category")
     raw_id_fields = ("user", "request")

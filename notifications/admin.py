@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
-from lib.admin import CappedCountPaginator
+from lib.admin import CappedCountPaginator, may_unmask, swap_fields
+from lib.masking import mask_email, mask_phone
 
 from .models import Notification
 
@@ -18,6 +20,29 @@ class NotificationAdmin(admin.ModelAdmin):
     show_full_result_count = False
     paginator = CappedCountPaginator  # the outbox grows by millions of rows
     readonly_fields = [f.name for f in Notification._meta.fields]
+
+    # Addresses masked for staff without the unmasking permission (auditors; issue 12).
+    MASKED = {"to_email": "masked_to_email", "to_phone": "masked_to_phone"}
+
+    def get_list_display(self, request):
+        fields = super().get_list_display(request)
+        return fields if may_unmask(request) else swap_fields(fields, self.MASKED)
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        return fields if may_unmask(request) else swap_fields(fields, self.MASKED)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if may_unmask(request) else [*fields, *self.MASKED.values()]
+
+    @admin.display(description=_("to"))
+    def masked_to_email(self, obj):
+        return mask_email(obj.to_email)
+
+    @admin.display(description=_("to phone"))
+    def masked_to_phone(self, obj):
+        return mask_phone(obj.to_phone)
 
     def has_add_permission(self, request):
         return False

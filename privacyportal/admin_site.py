@@ -31,11 +31,14 @@ def cockpit_counts(now=None):
     Two queries, each answered from an index: open requests through the partial index on open
     states, the month's closed ones through the closed_at index (never a full-table scan).
     """
-    from requests.models import CLOCK_RUNNING_STATES, OPEN_STATES, DataSubjectRequest
+    from requests.models import CLOCK_RUNNING_STATES, OPEN_STATES, DataSubjectRequest, RequestState
+
+    ANSWERED_STATES = (RequestState.COMPLETED, RequestState.REFUSED)
 
     now = now or timezone.now()
     month_start = timezone.localtime(now).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     running = Q(state__in=CLOCK_RUNNING_STATES)
+    answered = Q(state__in=ANSWERED_STATES)
     counts = DataSubjectRequest.objects.filter(state__in=OPEN_STATES).aggregate(
         open=Count("id"),
         due_soon=Count(
@@ -46,11 +49,16 @@ def cockpit_counts(now=None):
     counts.update(
         DataSubjectRequest.objects.filter(closed_at__gte=month_start).aggregate(
             closed_month=Count("id"),
-            on_time_month=Count("id", filter=Q(answered_on_time=True)),
+            answered_month=Count("id", filter=answered),
+            on_time_month=Count("id", filter=answered & Q(answered_on_time=True)),
         )
     )
-    closed = counts["closed_month"]
-    counts["on_time_share"] = round(100 * counts["on_time_month"] / closed) if closed else None
+    # The share of the *answered* requests (completed or refused) answered by their deadline, as
+    # in the chart and the monthly report: a withdrawn request was not answered.
+    answered_count = counts["answered_month"]
+    counts["on_time_share"] = (
+        round(100 * counts["on_time_month"] / answered_count) if answered_count else None
+    )
     queue = reverse("admin:requests_datasubjectrequest_changelist")
     counts["links"] = {
         "open": f"{queue}?status=open",

@@ -123,14 +123,17 @@ class Bar:
 
 def on_time_by_month(now) -> dict:
     """The share of answered requests answered on time, for each of the last 12 months."""
-    from requests.models import DataSubjectRequest
+    from requests.models import DataSubjectRequest, RequestState
 
     first = _month_start(now)
     start = _months_back(first, 11)
     rows = {
         timezone.localtime(row["month"]).strftime("%Y-%m"): row
         for row in DataSubjectRequest.objects.filter(
-            closed_at__gte=start, answered_on_time__isnull=False
+            closed_at__gte=start,
+            answered_on_time__isnull=False,
+            # Answered: completed or refused (a withdrawn request was not answered).
+            state__in=[RequestState.COMPLETED, RequestState.REFUSED],
         )
         .annotate(month=TruncMonth("closed_at", tzinfo=timezone.get_current_timezone()))
         .values("month")

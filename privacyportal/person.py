@@ -310,7 +310,7 @@ def _holds(person):
             for h in rows
         ],
         more=more,
-        more_url=_list_url(LegalHold, f"user__id__exact={person.pk}"),
+        more_url=_list_url(LegalHold, f"person={person.pk}"),
     )
 
 
@@ -370,6 +370,7 @@ def _incidents(person):
             for a in rows
         ],
         more=more,
+        more_url=_list_url(Incident, f"person={person.pk}"),
     )
 
 

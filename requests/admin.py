@@ -157,10 +157,13 @@ class ClosedFilter(admin.SimpleListFilter):
             return queryset.filter(closed_at__gte=months_back(start, 11))
         try:
             year, month = (int(part) for part in value.split("-"))
+            if not 2000 <= year <= 9998:
+                raise ValueError(value)
             first = start.replace(year=year, month=month)
-        except (TypeError, ValueError):
+            after = months_back(first, -1)
+        except (TypeError, ValueError, OverflowError):
             raise IncorrectLookupParameters(value) from None
-        return queryset.filter(closed_at__gte=first, closed_at__lt=months_back(first, -1))
+        return queryset.filter(closed_at__gte=first, closed_at__lt=after)
 
 
 def months_back(first_of_month, months: int):

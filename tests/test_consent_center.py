@@ -396,3 +396,15 @@ def test_unpublished_or_missing_version_is_404(client):
     draft = PolicyVersionFactory(number=9, recipients_snapshot=[{"name": "Secret draft"}])
     assert client.get(reverse("consent:recipients_version", args=[draft.number])).status_code == 404
     assert client.get(reverse("consent:recipients_version", args=[999])).status_code == 404
+
+
+def test_refuse_is_not_a_way_to_turn_a_consent_off(user_client, user):
+    """Only the cookie banner records "not given", for a consent never given; the page gives
+    or withdraws."""
+    PurposeFactory(code="newsletter", separate_consent="marketing")
+    user_client.post(PAGE, {"purpose": "newsletter", "action": "grant"})
+    response = user_client.post(PAGE, {"purpose": "newsletter", "action": "refuse"})
+    assert response.status_code == 400
+    assert list(
+        ConsentEvent.objects.filter(user=user).order_by("id").values_list("action", flat=True)
+    ) == ["grant"]

@@ -180,7 +180,9 @@ def test_the_median_time_to_answer():
     assert dashboard.median_time_to_answer(NOW - timedelta(days=365)) == timedelta(days=2)
 
 
-@pytest.mark.parametrize("value", ["2026-13", "abc", "0-1", "99999-01", "2026-"])
+@pytest.mark.parametrize(
+    "value", ["2026-13", "abc", "0-1", "99999-01", "2026-", "9999-12", "99999999999999999999-01"]
+)
 def test_a_wrong_closed_month_in_the_url_is_not_a_server_error(client, value):
     client.force_login(DpoFactory())
     url = reverse("admin:requests_datasubjectrequest_changelist")
@@ -221,3 +223,46 @@ def test_the_demo_fills_the_chart_and_names_its_staff():
     assert carol.data_requests.count() == sum(bar.closed for bar in bars) - sum(
         1 for r in DataSubjectRequest.objects.exclude(requester=carol) if r.closed_at
     )
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_on_time_share_counts_answered_requests_not_withdrawals():
+    from privacyportal.admin_site import cockpit_counts
+
+    requester = UserFactory()
+    closed = NOW - timedelta(days=1)
+
+    def row(ref, state, on_time, **extra):
+        return DataSubjectRequest(
+            reference=ref,
+            kind=RequestKind.ACCESS,
+            state=state,
+            requester=requester,
+            subject="s",
+            description="-",
+            received_at=closed - timedelta(days=3),
+            due_at=closed + timedelta(days=5),
+            original_due_at=closed + timedelta(days=5),
+            closed_at=closed,
+            answered_on_time=on_time,
+            **extra,
+        )
+
+    DataSubjectRequest.objects.bulk_create(
+        [
+            row("W1", RequestState.COMPLETED, True),
+            row(
+                "W2",
+                RequestState.REFUSED,
+                True,
+                refusal_ground=RefusalGround.ABUSE_OF_RIGHTS,
+                refusal_reason="Repeated",
+            ),
+            row("W3", RequestState.WITHDRAWN, False),
+            row("W4", RequestState.WITHDRAWN, False),
+        ]
+    )
+    counts = cockpit_counts(timezone.now())
+    assert counts["closed_month"] == 4 and counts["on_time_share"] == 100
+    november = dashboard.on_time_by_month(timezone.now())["bars"][-1]
+    assert (november.closed, november.share) == (2, 100)

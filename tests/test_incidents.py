@@ -332,3 +332,30 @@ def test_the_person_finds_the_incident_in_their_export_and_erasure_keeps_the_pro
     # The proof of notification stays (PIPL art. 57), pointing at the tombstone.
     assert AffectedPerson.objects.filter(user=person).exists()
     assert IncidentDelivery.objects.filter(user=person).exists()
+
+
+def test_a_detection_time_before_2000_is_a_form_error_not_a_server_error():
+    from django.core.exceptions import ValidationError
+
+    incident = IncidentFactory.build(detected_at=datetime(1, 1, 2, tzinfo=UTC))
+    with pytest.raises(ValidationError) as caught:
+        incident.clean()
+    assert "detected_at" in caught.value.message_dict
+
+
+@pytest.mark.parametrize(
+    "setting, value",
+    [
+        ("INCIDENT_REGULATOR_HOURS", -5),
+        ("INCIDENT_PEOPLE_HOURS", 10**9),
+        ("INCIDENT_NOTIFY_BATCH_SIZE", 0),
+        ("INCIDENT_WARN_HOURS_BEFORE", [24, 0]),
+    ],
+)
+def test_impossible_incident_settings_stop_the_start(settings, setting, value):
+    from incidents.checks import check_incident_settings
+
+    assert not check_incident_settings()
+    setattr(settings, setting, value)
+    errors = check_incident_settings()
+    assert errors and errors[0].id.startswith("incidents.E")

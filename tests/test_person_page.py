@@ -228,3 +228,64 @@ def test_a_consent_added_in_the_admin_records_who_entered_it(client):
     consent = child.guardian_consents.get()
     assert consent.recorded_by == dpo
     assert User.objects.filter(pk=dpo.pk).exists()
+
+
+@pytest.mark.parametrize("group", [roles.SUPPORT_AGENTS, roles.AUDITORS])
+def test_staff_without_the_unmasking_permission_see_contacts_masked_everywhere(
+    client, alice, group
+):
+    from notifications.models import Notification
+
+    Notification.objects.create(
+        key="probe:1", recipient=alice, to_email="alice@example.com", subject="s", body="b"
+    )
+    client.force_login(member(group))
+    pages = [
+        reverse("admin:accounts_user_changelist"),
+        reverse("admin:accounts_user_change", args=[alice.pk]),
+    ]
+    if group == roles.AUDITORS:
+        note = Notification.objects.get(key="probe:1")
+        pages += [
+            reverse("admin:notifications_notification_changelist"),
+            reverse("admin:notifications_notification_change", args=[note.pk]),
+        ]
+    for url in pages:
+        page = client.get(url).content.decode()
+        assert "alice@example.com" not in page and "13900000001" not in page, url
+        assert "a***@example.com" in page, url
+    client.force_login(DpoFactory())
+    page = client.get(reverse("admin:accounts_user_changelist")).content.decode()
+    assert "alice@example.com" in page
+
+
+def test_see_all_of_holds_and_incidents_lists_what_the_page_counts(client, alice):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from incidents import selection
+    from lifecycle.models import LegalHold
+
+    from .factories import IncidentFactory
+
+    req = DataSubjectRequestFactory(requester=alice)
+    LegalHold.objects.create(
+        scope="request", request=req, reason="Court", ends_at=timezone.now() + timedelta(days=9)
+    )
+    incident = IncidentFactory()
+    selection.add_people(incident, [alice.pk], "query", None)
+    client.force_login(DpoFactory())
+    page = client.get(person_url(alice)).content.decode()
+    holds = reverse("admin:lifecycle_legalhold_changelist") + f"?person={alice.pk}"
+    incidents = reverse("admin:incidents_incident_changelist") + f"?person={alice.pk}"
+    assert holds in page and incidents in page
+    assert (
+        "Court" in client.get(holds).content.decode()
+        or str(req.reference) in client.get(holds).content.decode()
+    )
+    assert incident.reference in client.get(incidents).content.decode()
+    assert client.get(reverse("admin:incidents_incident_changelist") + "?person=x").status_code in (
+        302,
+        400,
+    )

@@ -466,6 +466,27 @@ def test_diff_page_shows_changes_in_the_active_language(client, doc, dpo):
     assert "<del>旧句子</del>" in zh and "<ins>新句子</ins>" in zh
 
 
+def test_a_reversed_diff_still_shows_the_newer_text_as_added(client, doc, dpo):
+    make_version(doc, 1, publish_by=dpo, body_en="A\nold sentence\nC")
+    make_version(doc, 2, publish_by=dpo, body_en="A\nnew sentence\nC")
+    url = reverse("consent:diff", args=[doc.slug])
+    forward = client.get(url, {"from": 1, "to": 2}).content.decode()
+    reversed_ = client.get(url, {"from": 2, "to": 1}).content.decode()
+    assert "<ins>new sentence</ins>" in reversed_ and "<del>old sentence</del>" in reversed_
+    assert forward.count("<ins>") == reversed_.count("<ins>")
+
+
+def test_the_acceptance_wording_shows_the_date_as_the_page_does(doc, dpo):
+    from django.utils import translation
+
+    version = make_version(doc, 1, publish_by=dpo)
+    with translation.override("en"):
+        wording = policies.acceptance_wording(version)
+    assert timezone.localtime(version.effective_at).date().isoformat() not in wording
+    with translation.override("zh-hans"):
+        assert "年" in policies.acceptance_wording(version)
+
+
 def test_diff_and_pages_escape_markup_in_the_text(client, doc, dpo):
     make_version(doc, 1, publish_by=dpo, body_en="Safe text.")
     make_version(doc, 2, publish_by=dpo, body_en="Safe text.\n<script>alert('x')</script>")

@@ -198,3 +198,20 @@ def test_removing_only_the_photo_through_a_request(user, django_capture_on_commi
     assert not ProfilePhoto.objects.filter(user=user).exists()
     user.refresh_from_db()
     assert user.phone  # the account stays
+
+
+def test_a_16_bit_greyscale_photo_stays_grey(user_client, user):
+    picture = io.BytesIO()
+    Image.new("I;16", (40, 40), 32768).save(picture, "PNG")  # mid grey
+    assert upload(user_client, picture.getvalue(), "grey.png", "image/png").status_code == 302
+    shown = Image.open(io.BytesIO(user_client.get(reverse("accounts:photo")).content))
+    red, green, blue = shown.convert("RGB").getpixel((10, 10))
+    assert 100 <= red <= 160 and red == green == blue
+
+
+@pytest.mark.parametrize("size", [(1, 2000), (2000, 1), (10, 10), (200, 900)])
+def test_a_photo_too_small_or_too_narrow_is_refused(user_client, user, size):
+    response = upload(user_client, image_bytes("PNG", size=size), "thin.png", "image/png")
+    assert response.status_code == 200
+    assert "too small or too narrow" in response.content.decode()
+    assert not ProfilePhoto.objects.filter(user=user).exists()

@@ -46,11 +46,9 @@ class LedgerPurposeFilter(admin.SimpleListFilter):
     parameter_name = "purpose"
 
     def lookups(self, request, model_admin):
+        # By name in the active language (issue 13), ordered by code for a stable list.
         return [
-            *(
-                (str(pk), code)
-                for pk, code in Purpose.objects.order_by("code").values_list("pk", "code")
-            ),
+            *((str(purpose.pk), purpose.name) for purpose in Purpose.objects.order_by("code")),
             ("none", _("Policy acceptance")),
         ]
 

@@ -81,7 +81,9 @@ def consents(request):
 
     code = request.POST.get("purpose", "").strip()
     action = request.POST.get("action", "")
-    if action not in ledger.PURPOSE_ACTIONS:
+    # Give or withdraw only: "refuse" (never given) is what the cookie banner records on a
+    # first "no", never a way to turn a given consent off.
+    if action not in (ConsentEvent.Action.GRANT, ConsentEvent.Action.WITHDRAW):
         return _consent_page(
             request, error=_("Choose whether to give or withdraw consent."), status=400
         )

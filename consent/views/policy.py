@@ -165,8 +165,10 @@ def document_diff(request, slug):
     context = {"document": document, "form": form}
     if not form.is_valid():
         return render(request, "consent/policy_diff.html", context, status=400)
-    old = versions[form.cleaned_data["from"]]
-    new = versions[form.cleaned_data["to"]]
+    # The earlier version is always the "old" side, whichever way round they were chosen: a
+    # reversed pair would mark the newer text as removed.
+    first, second = sorted((form.cleaned_data["from"], form.cleaned_data["to"]))
+    old, new = versions[first], versions[second]
     context.update({"old": old, "new": new, "diff": policies.diff(old, new, get_language())})
     return render(request, "consent/policy_diff.html", context)
 
