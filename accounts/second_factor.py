@@ -36,6 +36,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django_otp import login as otp_login
@@ -363,6 +364,6 @@ def describe(user) -> str:
     if device is None:
         return _("Not set up: asked to enrol at the next admin sign-in.")
     return _("Authenticator app since %(date)s; %(left)d backup codes left.") % {
-        "date": timezone.localtime(device.created_at).date().isoformat(),
+        "date": date_format(timezone.localtime(device.created_at), "DATE_FORMAT"),
         "left": backup_codes_left(user),
     }

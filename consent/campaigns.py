@@ -22,6 +22,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from notifications.models import Notification
@@ -73,7 +74,7 @@ def policy_change_texts(version: PolicyVersion, language: str) -> tuple[str, str
     document = version.document
     title = document.title_zh if chinese else document.title_en
     summary = (version.summary_zh if chinese else version.summary_en) or version.summary_en
-    effective = timezone.localtime(version.effective_at).date().isoformat()
+    effective = date_format(timezone.localtime(version.effective_at), "DATE_FORMAT")
     url = _absolute(
         reverse("consent:version", kwargs={"slug": document.slug, "number": version.number})
     )

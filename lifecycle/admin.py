@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
@@ -100,7 +101,7 @@ class ErasureRecordAdmin(EvidenceAdminMixin, admin.ModelAdmin):
             '<span class="{}">{}</span>',
             "dsr-due dsr-due-soon" if live else "dsr-due dsr-due-ok",
             (_("live until %(date)s") if live else _("expired %(date)s"))
-            % {"date": timezone.localtime(obj.backups_expire_at).date().isoformat()},
+            % {"date": date_format(timezone.localtime(obj.backups_expire_at), "DATE_FORMAT")},
         )
 
     @admin.display(description=_("what was erased and kept"))
@@ -112,7 +113,7 @@ class ErasureRecordAdmin(EvidenceAdminMixin, admin.ModelAdmin):
         """Each recipient's notice (PIPL art. 47): status, when told, when acknowledged."""
 
         def day(value):
-            return timezone.localtime(value).date().isoformat() if value else "—"
+            return date_format(timezone.localtime(value), "DATE_FORMAT") if value else "—"
 
         items = [
             format_html(

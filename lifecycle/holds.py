@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from lib.registry import Declaration, registry
@@ -73,7 +74,7 @@ class DataHeld(Exception):
         self.until = until
         super().__init__(
             _("This person's data is under a legal hold until %(date)s; it cannot be erased now.")
-            % {"date": timezone.localtime(until).date().isoformat()}
+            % {"date": date_format(timezone.localtime(until), "DATE_FORMAT")}
         )
 
 
