@@ -630,5 +630,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # pikepdf (lib/pdfs.py) announces itself at INFO in every process that cleans a PDF.
-    "loggers": {"axes": {"level": "WARNING"}, "pikepdf": {"level": "WARNING"}},
+    # Third parties that report every step at INFO (weasyprint: each stage of each report).
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        "pikepdf": {"level": "WARNING"},
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }

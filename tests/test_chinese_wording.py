@@ -81,3 +81,29 @@ def test_the_sign_up_language_follows_the_page():
     for language, expected in (("en", "en"), ("zh-hans", "zh-hans")):
         with translation.override(language):
             assert SignupForm().fields["preferred_language"].initial == expected
+
+
+def _visible_text(html):
+    return re.sub(r"(?s)<style.*?</style>|<[^>]+>", " ", html)
+
+
+@pytest.mark.django_db
+def test_the_chinese_report_puts_no_ascii_colon_after_chinese():
+    from privacyportal import reports
+
+    figures = reports.monthly_figures(2026, 10)
+    text = _visible_text(reports.render_html(figures, "zh-hans"))
+    assert "合规报告" in text
+    assert not ASCII_COLON_AFTER_CHINESE.search(text), ASCII_COLON_AFTER_CHINESE.findall(text)
+
+
+@pytest.mark.django_db
+def test_the_verification_card_puts_no_ascii_colon_after_chinese(client):
+    from .factories import UserFactory, VerificationFactory
+
+    user = UserFactory(preferred_language="zh-hans")
+    VerificationFactory(user=user)
+    client.force_login(user)
+    text = _visible_text(client.get(reverse("accounts:center")).content.decode())
+    assert "实名认证" in text
+    assert not ASCII_COLON_AFTER_CHINESE.search(text), ASCII_COLON_AFTER_CHINESE.findall(text)
