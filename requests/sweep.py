@@ -69,10 +69,15 @@ def acknowledge(now, batch_size):
     return count
 
 
+#: Reminders rendered before they are queued, and rows read per round trip.
+REMINDER_CHUNK = 1000
+
+
 def remind(now, dpos):
     """One reminder per owner per threshold per deadline; outbox keys make it idempotent."""
     thresholds = sorted(settings.SLA_REMIND_DAYS_BEFORE)  # e.g. [1, 3]
     drafts = []
+    queued = 0
     lower = now
     for days in thresholds:
         upper = now + timedelta(days=days)
@@ -92,11 +97,15 @@ def remind(now, dpos):
                 "assignee__preferred_language",
             )
         )
-        for req in due_soon.iterator(chunk_size=2000):
+        for req in due_soon.iterator(chunk_size=REMINDER_CHUNK):
             owners = [req.assignee] if emails.reachable(req.assignee) else dpos
             drafts.extend(emails.reminders(req, days, owners))
+            if len(drafts) >= REMINDER_CHUNK:
+                # Queued as they are written: memory stays flat however many are due (issue 14).
+                queued += enqueue(drafts)
+                drafts = []
         lower = upper
-    return enqueue(drafts)
+    return queued + enqueue(drafts)
 
 
 def escalate(now, batch_size, dpos):

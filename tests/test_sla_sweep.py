@@ -141,6 +141,20 @@ def test_assignee_is_reminded_3_days_and_1_day_before_the_deadline_exactly_once_
     assert f"/admin/requests/datasubjectrequest/{req.pk}/change/" in note.body
 
 
+def test_reminders_are_queued_in_chunks_each_exactly_once(user, staff, dpos, clock, monkeypatch):
+    """A large batch of reminders is queued as it is rendered, never all held at once."""
+    from requests import sweep
+
+    monkeypatch.setattr(sweep, "REMINDER_CHUNK", 2)
+    requests_due = [DataSubjectRequestFactory(requester=user) for _ in range(5)]
+    for r in requests_due:
+        workflow.start(r, staff)
+    assert sweep_at(clock, WITHIN_3_DAYS).reminders == 5
+    assert sweep_at(clock, WITHIN_3_DAYS + timedelta(hours=1)).reminders == 0
+    for r in requests_due:
+        assert keys(f"dsr:{r.pk}:remind3:") == [f"dsr:{r.pk}:remind3:2025-03-18:{staff.pk}"]
+
+
 def test_unassigned_request_reminds_every_dpo_and_no_other_staff(req, staff, dpos, clock):
     result = sweep_at(clock, WITHIN_3_DAYS)
     assert result.reminders == 2
