@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import display, second_factor
-from lib import admin_lookups, ratelimits
+from lib import admin_lookups, dates, ratelimits
 from lib.admin import EvidenceAdminMixin  # noqa: F401 - re-exported for the apps' admins
 from lib.http import safe_next
 
@@ -31,12 +31,15 @@ def cockpit_counts(now=None):
     Two queries, each answered from an index: open requests through the partial index on open
     states, the month's closed ones through the closed_at index (never a full-table scan).
     """
-    from requests.models import CLOCK_RUNNING_STATES, OPEN_STATES, DataSubjectRequest, RequestState
-
-    ANSWERED_STATES = (RequestState.COMPLETED, RequestState.REFUSED)
+    from requests.models import (
+        ANSWERED_STATES,
+        CLOCK_RUNNING_STATES,
+        OPEN_STATES,
+        DataSubjectRequest,
+    )
 
     now = now or timezone.now()
-    month_start = timezone.localtime(now).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    month_start = dates.month_start(now)
     running = Q(state__in=CLOCK_RUNNING_STATES)
     answered = Q(state__in=ANSWERED_STATES)
     counts = DataSubjectRequest.objects.filter(state__in=OPEN_STATES).aggregate(

@@ -18,6 +18,8 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from lib.dates import month_start, months_back
+
 #: Size of the chart, in SVG user units (it scales to the page's width).
 CHART_WIDTH, CHART_HEIGHT, CHART_TOP, CHART_BOTTOM = 720, 200, 24, 36
 
@@ -34,15 +36,6 @@ class Median(Aggregate):
 def _changelist(app_label, model_name, **params) -> str:
     url = reverse(f"admin:{app_label}_{model_name}_changelist")
     return f"{url}?{urlencode(params)}" if params else url
-
-
-def _month_start(now):
-    return timezone.localtime(now).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
-def _months_back(first, months):
-    index = first.year * 12 + first.month - 1 - months
-    return first.replace(year=index // 12, month=index % 12 + 1)
 
 
 def open_by_state_and_kind() -> dict:
@@ -81,11 +74,11 @@ def open_by_state_and_kind() -> dict:
 
 def median_time_to_answer(since):
     """The median time from receipt to answer of the requests closed since ``since``."""
-    from requests.models import DataSubjectRequest, RequestState
+    from requests.models import ANSWERED_STATES, DataSubjectRequest
 
     closed = DataSubjectRequest.objects.filter(
         closed_at__gte=since,
-        state__in=[RequestState.COMPLETED, RequestState.REFUSED],
+        state__in=ANSWERED_STATES,
     )
     if connection.vendor == "postgresql":
         return closed.aggregate(m=Median(F("closed_at") - F("received_at")))["m"]
@@ -123,17 +116,17 @@ class Bar:
 
 def on_time_by_month(now) -> dict:
     """The share of answered requests answered on time, for each of the last 12 months."""
-    from requests.models import DataSubjectRequest, RequestState
+    from requests.models import ANSWERED_STATES, DataSubjectRequest
 
-    first = _month_start(now)
-    start = _months_back(first, 11)
+    first = month_start(now)
+    start = months_back(first, 11)
     rows = {
         timezone.localtime(row["month"]).strftime("%Y-%m"): row
         for row in DataSubjectRequest.objects.filter(
             closed_at__gte=start,
             answered_on_time__isnull=False,
             # Answered: completed or refused (a withdrawn request was not answered).
-            state__in=[RequestState.COMPLETED, RequestState.REFUSED],
+            state__in=ANSWERED_STATES,
         )
         .annotate(month=TruncMonth("closed_at", tzinfo=timezone.get_current_timezone()))
         .values("month")
@@ -144,7 +137,7 @@ def on_time_by_month(now) -> dict:
     plot_height = CHART_HEIGHT - CHART_TOP - CHART_BOTTOM
     slot = CHART_WIDTH / 12
     for i in range(12):
-        month = _months_back(first, 11 - i)
+        month = months_back(first, 11 - i)
         key = month.strftime("%Y-%m")
         row = rows.get(key, {"closed": 0, "on_time": 0})
         share = round(100 * row["on_time"] / row["closed"]) if row["closed"] else None
@@ -247,7 +240,7 @@ def dashboard(user, now=None) -> dict:
     if user.has_perm("requests.view_datasubjectrequest"):
         context["cockpit"] = cockpit_counts(now)
         context["open_table"] = open_by_state_and_kind()
-        year_ago = _months_back(_month_start(now), 11)
+        year_ago = months_back(month_start(now), 11)
         context["median"] = _duration_label(median_time_to_answer(year_ago))
         context["chart"] = on_time_by_month(now)
     context["queues"] = waiting_for_staff(user, now)

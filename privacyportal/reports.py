@@ -35,8 +35,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from consent.models import ConsentEvent
+from lib.spreadsheets import defuse
 from lifecycle.models import AccountDeletion, DataExport, ErasureRecord
 from requests.models import (
+    ANSWERED_STATES,
     CLOCK_RUNNING_STATES,
     IntakeChannel,
     RefusalGround,
@@ -216,7 +218,7 @@ def _request_figures(start, end) -> dict:
     """
     received = Q(received_at__gte=start)
     closed = _within("closed_at", start, end)
-    answered = closed & Q(state__in=[RequestState.COMPLETED, RequestState.REFUSED])
+    answered = closed & Q(state__in=ANSWERED_STATES)
     aggregates = {
         "received": Count("pk", filter=received),
         "acknowledged": Count("pk", filter=received & Q(acknowledged_at__isnull=False)),
@@ -636,14 +638,6 @@ def report_filename(month: Month, lang: str) -> str:
 
 # --- CSV lists ----------------------------------------------------------------------------------
 
-#: Characters that make a spreadsheet read a cell as a formula (CSV injection).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def defuse(value: str) -> str:
-    """A cell a spreadsheet shows as text, never runs: a leading ' before a formula start."""
-    return f"'{value}" if value.startswith(FORMULA_START) else value
-
 
 class _Echo:
     """A file-like object for csv.writer that hands back what it is given."""
@@ -711,7 +705,7 @@ def request_outcome(state, answered_on_time, due_at, now) -> str:
     """How the request stands against its deadline (SLA-1)."""
     if state == RequestState.WITHDRAWN:
         return _("Withdrawn")
-    if state in (RequestState.COMPLETED, RequestState.REFUSED):
+    if state in ANSWERED_STATES:
         return _("Answered on time") if answered_on_time else _("Answered late")
     if state in CLOCK_RUNNING_STATES and due_at is not None and due_at < now:
         return _("Open, overdue")

@@ -27,6 +27,7 @@ from lib.admin import (
     TolerantAutocompleteMixin,
     person_link,
 )
+from lib.dates import month_start, months_back
 
 from . import fulfilment, references, workflow
 from .attachments import attachments_total
@@ -150,7 +151,7 @@ class ClosedFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return queryset
-        start = timezone.localtime().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        start = month_start()
         if value == "month":
             return queryset.filter(closed_at__gte=start)
         if value == "12m":
@@ -164,12 +165,6 @@ class ClosedFilter(admin.SimpleListFilter):
         except (TypeError, ValueError, OverflowError):
             raise IncorrectLookupParameters(value) from None
         return queryset.filter(closed_at__gte=first, closed_at__lt=after)
-
-
-def months_back(first_of_month, months: int):
-    """The first of the month ``months`` before ``first_of_month`` (negative: after)."""
-    index = first_of_month.year * 12 + first_of_month.month - 1 - months
-    return first_of_month.replace(year=index // 12, month=index % 12 + 1)
 
 
 # --- Forms --------------------------------------------------------------------------------------

@@ -43,6 +43,8 @@ OPEN_STATES = (
     RequestState.AWAITING_REQUESTER,
 )
 CLOSED_STATES = (RequestState.COMPLETED, RequestState.REFUSED, RequestState.WITHDRAWN)
+# Closed with an answer (a withdrawn request was not answered): what on-time shares count.
+ANSWERED_STATES = (RequestState.COMPLETED, RequestState.REFUSED)
 # States in which the SLA clock runs (it pauses only while waiting for the requester).
 CLOCK_RUNNING_STATES = (RequestState.SUBMITTED, RequestState.IN_PROGRESS)
 

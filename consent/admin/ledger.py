@@ -32,11 +32,10 @@ from lib.admin import (
     person_link,
     recent_date_filter,
 )
+from lib.spreadsheets import defuse
 
 from .. import ledger, policies
 from ..models import ConsentEvent, ConsentState, LedgerHead, LegalBasis, Purpose
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 class LedgerPurposeFilter(admin.SimpleListFilter):
@@ -140,12 +139,6 @@ class StaffDecisionForm(forms.Form):
                 ),
             )
         return cleaned
-
-
-def _csv_cell(value) -> str:
-    """A cell Excel will not run as a formula."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(FORMULA_PREFIXES) else text
 
 
 class _Echo:
@@ -303,7 +296,7 @@ class ConsentEventAdmin(EvidenceAdminMixin, admin.ModelAdmin):
         def stream():
             yield "\ufeff" + writer.writerow(EXPORT_COLUMNS)
             for row in export_rows(user.pk):
-                yield writer.writerow([_csv_cell(v) for v in row])
+                yield writer.writerow([defuse(v) for v in row])
 
         filename = f"consent-evidence-{user}-{timezone.localdate():%Y%m%d}.csv"
         response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
