@@ -26,7 +26,7 @@ from notifications.models import Notification
 from notifications.services import Draft, enqueue, render
 
 from . import ledger
-from .models import ConsentState, Purpose, Recipient, localized
+from .models import ConsentState, LegalBasis, Purpose, Recipient, localized
 
 CROSS_BORDER_PURPOSE = "cross-border-transfer"
 MARKETING_PURPOSE = "marketing"
@@ -53,8 +53,13 @@ def _purpose_rule(purpose_code):
     if row is None:
         return None
     active, essential, legal_basis, separate = row
-    needs_consent = not essential and (legal_basis == "consent" or bool(separate))
-    return active, needs_consent
+    return active, _needs_consent(essential, legal_basis, separate)
+
+
+def _needs_consent(essential, legal_basis, separate) -> bool:
+    """A purpose that is not essential and rests on consent, or needs a separate one
+    (``Purpose.needs_consent``, from the columns of a row)."""
+    return not essential and (legal_basis == LegalBasis.CONSENT or bool(separate))
 
 
 # Table names from the models' metadata, values as parameters: nothing from input is formatted.
@@ -82,7 +87,7 @@ def may_process(user, purpose_code) -> bool:
     active, essential, legal_basis, separate, granted = row
     if not active:
         return False
-    if essential or not (legal_basis == "consent" or separate):
+    if not _needs_consent(essential, legal_basis, separate):
         return True
     if not signed_in or not granted:
         return False
