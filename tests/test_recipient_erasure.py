@@ -6,6 +6,7 @@ DPO, is escalated when late, and shows on the certificate and the erasure ledger
 import hashlib
 import hmac
 import json
+import re
 import threading
 from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -174,8 +175,12 @@ def test_account_deletion_tells_the_recipient_of_an_erased_category_by_a_signed_
     assert payload["subjects"] == [recipients.subject_reference(hook.pk, person.pk)]
     assert len(payload["subjects"][0]) == 32
     raw = sent["body"].decode() + json.dumps(sent["headers"])
-    for identifier in ("8613912345678", "13912345678", "person@example.com", str(person.pk)):
+    for identifier in ("8613912345678", "13912345678", "person@example.com"):
         assert identifier not in json.dumps(payload["subjects"])
+    # A keyed hash, not the account id: 32 hex digits (a short id such as "1162" may occur in
+    # them by chance, so the check is the shape, not a substring).
+    assert re.fullmatch(r"[0-9a-f]{32}", payload["subjects"][0])
+    assert payload["subjects"][0] != str(person.pk)
     for identifier in ("13912345678", "person@example.com"):
         assert identifier not in raw
     assert sent["headers"]["Content-Type"] == "application/json"
