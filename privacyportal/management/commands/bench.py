@@ -1,0 +1,109 @@
+"""``manage.py bench``: the portal against its floors (``make bench``, docs/benchmarks.md).
+
+Creates a database of its own beside the configured one (``<name>_bench``), migrates it, fills it
+with set-based SQL, runs every scenario, prints a table and writes JSON, then drops the database
+(``--keep`` keeps it, and a later ``--reuse`` skips the data that is already there). Exits with 1
+when a ratio is over its budget at a scale that holds budgets (medium, large).
+"""
+
+import sys
+import time
+
+import psycopg
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, connections
+
+from privacyportal.bench import runner
+from privacyportal.bench.context import Context
+from privacyportal.bench.scales import SCALES
+
+
+class Command(BaseCommand):
+    help = "Measure the portal against floors measured in the same run, on a database of its own."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--scale", choices=sorted(SCALES), default="smoke")
+        parser.add_argument("--json", default="var/bench.json", help="Where to write the results.")
+        parser.add_argument(
+            "--only", action="append", help="Run only these scenario modules (sweeps, lists, ...)."
+        )
+        parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
+        parser.add_argument(
+            "--reuse", action="store_true", help="Use a kept database instead of a new one."
+        )
+        parser.add_argument(
+            "--in-place",
+            action="store_true",
+            help="Use the configured database as it is (tests; it must be disposable).",
+        )
+
+    def handle(self, *args, **opts):
+        if connection.vendor != "postgresql":
+            raise CommandError("The benchmark runs on PostgreSQL (DATABASE_URL=postgres://...).")
+        scale = SCALES[opts["scale"]]
+        started = time.monotonic()
+        if not opts["in_place"]:
+            self._use_own_database(reuse=opts["reuse"])
+        try:
+            if not opts["in_place"]:
+                call_command("migrate", verbosity=0, interactive=False)
+            ctx = Context(scale=scale, log=self._log)
+            results = runner.run(ctx, only=opts["only"])
+            self.stdout.write("")
+            runner.report(ctx, results, self.stdout.write, opts["json"], started)
+        finally:
+            if not opts["in_place"] and not opts["keep"]:
+                self._drop_own_database()
+        over = [r for r in results if not r.passed]
+        self.stdout.write(f"\nResults written to {opts['json']}.")
+        if over and scale.enforce:
+            for r in over:
+                self.stderr.write(f"Over budget: {r.title}: {'; '.join(r.failures)}")
+            sys.exit(1)
+        if over:
+            self.stdout.write(
+                f"{len(over)} ratio(s) over budget at the {scale.name} scale, where figures are "
+                "too small to judge; budgets are held at the medium and large scales."
+            )
+
+    def _log(self, line):
+        self.stdout.write(line)
+        self.stdout.flush()
+
+    # --- The database of its own ------------------------------------------------------------
+
+    def _admin_conninfo(self):
+        db = settings.DATABASES["default"]
+        return {
+            "host": db.get("HOST") or None,
+            "port": db.get("PORT") or None,
+            "user": db.get("USER") or None,
+            "password": db.get("PASSWORD") or None,
+            "dbname": "postgres",
+        }
+
+    def _use_own_database(self, reuse):
+        db = settings.DATABASES["default"]
+        self._original_name = db["NAME"]
+        name = db["NAME"] if db["NAME"].endswith("_bench") else f"{db['NAME']}_bench"
+        self._name = name
+        connections.close_all()
+        with psycopg.connect(**self._admin_conninfo(), autocommit=True) as admin:
+            exists = admin.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+            ).fetchone()
+            if exists and not reuse:
+                admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            if not exists or not reuse:
+                admin.execute(f'CREATE DATABASE "{name}"')
+        db["NAME"] = name
+        connections["default"].settings_dict["NAME"] = name
+        self._log(f"Database {name} ({'reused' if exists and reuse else 'new'}).")
+
+    def _drop_own_database(self):
+        connections.close_all()
+        with psycopg.connect(**self._admin_conninfo(), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{self._name}" WITH (FORCE)')
+        self._log(f"Database {self._name} dropped.")
