@@ -22,7 +22,7 @@ TEST_ENV := DJANGO_ENV_FILE=none DJANGO_SECRET_KEY=test-only-not-secret DJANGO_D
 	DELETION_CERTIFICATE_KEYS=yrVgsX0RdHPAoTei1d0-yXGoXmfhIJgfM1xwpOd2Ye4 \
 	SMS_BACKEND=accounts.sms.LocmemSmsBackend
 
-.PHONY: run test lint format migrate seed services clean env-file
+.PHONY: run test bench lint format migrate seed services clean env-file
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,16 @@ test: $(VENV)/.installed-dev services
 	$(BIN)/lint-imports
 	$(TEST_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
 	$(TEST_ENV) $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/python manage.py bench --scale smoke --json var/bench-smoke.json
+
+# The portal against its floors (docs/benchmarks.md), on a database of its own beside the test
+# database (<name>_bench, dropped afterwards): make bench SCALE=smoke|medium|large.
+# Fails when a ratio is over its budget at the medium and large scales.
+SCALE ?= medium
+BENCH_ARGS ?=
+bench: $(VENV)/.installed-dev services
+	@mkdir -p var
+	$(TEST_ENV) $(BIN)/python manage.py bench --scale $(SCALE) --json var/bench-$(SCALE).json $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import platform
 import time
 from datetime import UTC, datetime
@@ -77,13 +78,12 @@ def write_json(path, ctx: Context, results: list[Result], seconds: float):
         "machine": {"python": platform.python_version(), "cpus": _cpus(), "database": server},
         "results": [r.as_dict() for r in results],
     }
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
         json.dump(payload, f, indent=2, default=str)
 
 
 def _cpus():
-    import os
-
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 

@@ -43,6 +43,12 @@ class Command(BaseCommand):
         if connection.vendor != "postgresql":
             raise CommandError("The benchmark runs on PostgreSQL (DATABASE_URL=postgres://...).")
         scale = SCALES[opts["scale"]]
+        # Pages render without `collectstatic` having run, so static URLs come from the plain
+        # storage instead of the manifest (a dictionary lookup either way).
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        }
         started = time.monotonic()
         if not opts["in_place"]:
             self._use_own_database(reuse=opts["reuse"])
