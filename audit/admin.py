@@ -6,7 +6,12 @@ filters on indexed columns only, and never allows edits or deletion.
 
 from django.contrib import admin
 
-from lib.admin import CappedCountPaginator, EvidenceAdminMixin, recent_date_filter
+from lib.admin import (
+    CappedCountPaginator,
+    EvidenceAdminMixin,
+    KeysetPaginationMixin,
+    recent_date_filter,
+)
 
 from .models import AuditLogEntry
 
@@ -16,7 +21,7 @@ if admin.site.is_registered(AuditLogEntry):
 
 
 @admin.register(AuditLogEntry)
-class AuditLogEntryAdmin(EvidenceAdminMixin, admin.ModelAdmin):
+class AuditLogEntryAdmin(KeysetPaginationMixin, EvidenceAdminMixin, admin.ModelAdmin):
     # One person's records, linked from their person page (privacyportal/person.py).
     url_lookups = ("content_type__id__exact", "object_id__exact", "actor__id__exact")
     list_display = ("timestamp", "action", "content_type", "object_id", "object_repr", "actor")
@@ -29,4 +34,6 @@ class AuditLogEntryAdmin(EvidenceAdminMixin, admin.ModelAdmin):
     date_hierarchy = None
     raw_id_fields = ("actor",)
     readonly_fields = [f.name for f in AuditLogEntry._meta.fields]
+    # Newest first; the id breaks ties, and the list pages by cursor on (timestamp, id)
+    # (lib.admin, issue 14).
     ordering = ("-timestamp",)

@@ -13,22 +13,29 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.admin import SimpleListFilter
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR, ChangeList
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.core.signals import setting_changed
+from django.db.models import Q
+from django.dispatch import receiver
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import get_script_prefix, get_urlconf, path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .forms import ConfirmForm
@@ -296,7 +303,26 @@ class ObjectActionsMixin:
 
 def person_url(user_id) -> str:
     """The admin page that shows everything about one person (privacyportal/person.py)."""
-    return reverse("admin:person", args=[user_id])
+    # A list links every row to a person: the URL is reversed once per URLconf and script
+    # prefix, then filled in (reversing costs more than the rest of the cell, issue 14).
+    head, tail = _person_url_parts(get_urlconf(), get_script_prefix())
+    return f"{head}{int(user_id)}{tail}"
+
+
+_PERSON_ID_MARK = 918273645
+
+
+@lru_cache(maxsize=16)
+def _person_url_parts(urlconf, script_prefix) -> tuple[str, str]:
+    url = reverse("admin:person", args=[_PERSON_ID_MARK], urlconf=urlconf)
+    head, _mark, tail = url.partition(str(_PERSON_ID_MARK))
+    return head, tail
+
+
+@receiver(setting_changed)
+def _forget_person_url(*, setting, **kwargs):
+    if setting == "ROOT_URLCONF":  # (tests that mount the URLs elsewhere)
+        _person_url_parts.cache_clear()
 
 
 def person_link(user) -> str:
@@ -404,3 +430,227 @@ def person_filter(filter_by_person, title=None):
 
     PersonFilter.title = title or _("person")
     return PersonFilter
+
+
+# -- lists paged by cursor ------------------------------------------------------------------------
+
+#: The query-string parameters of a list paged by cursor: the page starts just after (or ends
+#: just before) the row whose sort key is given.
+AFTER_VAR, BEFORE_VAR = "after", "before"
+_CURSOR_VARS = (AFTER_VAR, BEFORE_VAR)
+_KEY_SEPARATOR = ","
+
+
+def _cursor_text(value) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    return str(value)
+
+
+def keyset_query(values, var=AFTER_VAR) -> str:
+    """The query-string part (``after=...``) of the page that starts after a row whose sort
+    key is ``values`` (e.g. ``(due_at, id)``)."""
+    return urlencode({var: _KEY_SEPARATOR.join(_cursor_text(v) for v in values)})
+
+
+class KeysetChangeList(ChangeList):
+    """A changelist that, in its default order, pages by cursor: "Next" starts after the last
+    row shown, "Previous" ends before the first, so page 1,000 costs what page 1 costs (OFFSET
+    reads and drops every row before the page). The count stays the capped one.
+
+    Sorted by a column header, or asked for a page number (``?p=``), the list falls back to
+    numbered pages, bounded by the capped count; a page number beyond them shows the last page
+    counted with a message instead of an error.
+    """
+
+    def get_filters_params(self, params=None):
+        lookup_params = super().get_filters_params(params)
+        for var in _CURSOR_VARS:
+            lookup_params.pop(var, None)
+        return lookup_params
+
+    def get_query_string(self, new_params=None, remove=None):
+        # Filters, sorting and search links start from the first page again.
+        return super().get_query_string(new_params, [*(remove or []), *_CURSOR_VARS])
+
+    # -- which mode --
+
+    def _keyset_fields(self):
+        """The list's order as [(field, descending)] where it can page by cursor: the
+        admin's default order, on the model's own non-null date, time or number columns,
+        ending with the primary key. None otherwise."""
+        if ORDER_VAR in self.params or PAGE_VAR in self.request_get or self.show_all:
+            return None
+        if self.list_editable or self.queryset.query.distinct_fields:
+            return None
+        keys = []
+        for item in self.queryset.query.order_by:
+            if not isinstance(item, str):
+                return None
+            name = item.lstrip("-")
+            field = self.opts.pk if name == "pk" else None
+            if field is None:
+                try:
+                    field = self.opts.get_field(name)
+                except FieldDoesNotExist:
+                    return None
+            if not getattr(field, "concrete", False) or field.null:
+                return None
+            if field.get_internal_type() not in _KEYSET_TYPES:
+                return None
+            if any(key == field for key, _desc in keys):
+                continue  # (an order may name a column twice: the first one sorts)
+            keys.append((field, item.startswith("-")))
+            if field == self.opts.pk:
+                break  # a total order: what follows never sorts
+        if not keys or keys[-1][0] != self.opts.pk:
+            return None
+        return keys
+
+    def get_results(self, request):
+        self.request_get = request.GET
+        self.keyset = self._keyset_fields()
+        self.keyset_first_url = self.keyset_previous_url = self.keyset_next_url = None
+        if self.keyset is None:
+            return self._numbered_results(request)
+        self._keyset_results(request)
+
+    # -- numbered pages (sorted by a column) --
+
+    def _numbered_results(self, request):
+        paginator = self.model_admin.get_paginator(request, self.queryset, self.list_per_page)
+        if self.page_num > 1 and not self.show_all:
+            last = max(1, paginator.num_pages)
+            if self.page_num > last:
+                messages.warning(
+                    request,
+                    gettext(
+                        "Page %(page)s is beyond the pages counted: this is page %(last)s. "
+                        "Narrow the list with the filters or the search."
+                    )
+                    % {"page": self.page_num, "last": last},
+                )
+                self.page_num = last
+        elif self.page_num < 1:
+            self.page_num = 1
+        super().get_results(request)
+
+    # -- pages by cursor --
+
+    def _keyset_results(self, request):
+        paginator = self.model_admin.get_paginator(request, self.queryset, self.list_per_page)
+        per_page = self.list_per_page
+        after, before = request.GET.get(AFTER_VAR), request.GET.get(BEFORE_VAR)
+        cursor, backwards = None, False
+        if after is not None or before is not None:
+            cursor = self._parse_cursor(before if before is not None else after)
+            backwards = cursor is not None and before is not None and after is None
+            if cursor is None:
+                messages.warning(
+                    request,
+                    gettext(
+                        "This link to a page of the list is not valid: this is the first page."
+                    ),
+                )
+        queryset = self.queryset
+        if cursor is not None:
+            queryset = queryset.filter(self._beyond(cursor, backwards))
+        if backwards:
+            rows = list(queryset.reverse()[: per_page + 1])
+            more_before = len(rows) > per_page
+            rows = rows[:per_page][::-1]
+            more_after = True
+        else:
+            rows = list(queryset[: per_page + 1])
+            more_after = len(rows) > per_page
+            rows = rows[:per_page]
+            more_before = cursor is not None
+        if backwards and not more_before:
+            # Back at the start: the same rows as the first page, shown as the first page.
+            rows = list(self.queryset[: per_page + 1])
+            more_after = len(rows) > per_page
+            rows = rows[:per_page]
+        result_list = self.queryset[:per_page]
+        result_list._result_cache = rows  # the page's rows, already read
+        result_list._prefetch_done = True
+
+        self.result_count = paginator.count
+        self.full_result_count = None
+        self.show_full_result_count = False
+        self.show_admin_actions = True
+        self.result_list = result_list
+        self.can_show_all = self.result_count <= self.list_max_show_all
+        self.multi_page = more_before or more_after
+        self.paginator = paginator
+        if more_before:
+            self.keyset_first_url = self.get_query_string()
+            if rows:  # (a page past the end, from an old link, offers the first page only)
+                self.keyset_previous_url = self.get_query_string(
+                    {BEFORE_VAR: self._cursor_of(rows[0])}
+                )
+        if more_after and rows:
+            self.keyset_next_url = self.get_query_string({AFTER_VAR: self._cursor_of(rows[-1])})
+
+    def _cursor_of(self, obj) -> str:
+        return _KEY_SEPARATOR.join(
+            _cursor_text(field.value_from_object(obj)) for field, _desc in self.keyset
+        )
+
+    def _parse_cursor(self, text):
+        parts = text.split(_KEY_SEPARATOR)
+        if len(parts) != len(self.keyset):
+            return None
+        values = []
+        for (key, _desc), part in zip(self.keyset, parts, strict=True):
+            try:
+                value = key.clean(part.strip(), None)
+            except (ValidationError, ValueError, TypeError, OverflowError):
+                return None
+            if isinstance(value, datetime) and timezone.is_naive(value):
+                return None
+            values.append(value)
+        return values
+
+    def _beyond(self, values, backwards) -> Q:
+        """Rows after ``values`` in the list's order (before them when ``backwards``), written
+        so the leading column bounds the index scan: a >= x AND (a > x OR (a = x AND ...))."""
+
+        def op(desc, strict):
+            later = "lt" if desc != backwards else "gt"
+            return later if strict else later + "e"
+
+        (first, first_desc), value = self.keyset[0], values[0]
+        condition = Q()
+        for depth in range(len(self.keyset) - 1, -1, -1):
+            key, desc = self.keyset[depth]
+            step = Q(**{f"{key.attname}__{op(desc, True)}": values[depth]})
+            if depth < len(self.keyset) - 1:
+                step |= Q(**{key.attname: values[depth]}) & condition
+            condition = step
+        return Q(**{f"{first.attname}__{op(first_desc, False)}": value}) & condition
+
+
+_KEYSET_TYPES = {
+    "AutoField",
+    "BigAutoField",
+    "SmallAutoField",
+    "IntegerField",
+    "BigIntegerField",
+    "SmallIntegerField",
+    "PositiveIntegerField",
+    "PositiveBigIntegerField",
+    "PositiveSmallIntegerField",
+    "DateTimeField",
+    "DateField",
+}
+
+
+class KeysetPaginationMixin:
+    """For a ModelAdmin of a list of millions of rows: pages by cursor in its default order
+    (``KeysetChangeList``), with ``CappedCountPaginator``'s "more than N"."""
+
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+    def get_changelist(self, request, **kwargs):
+        return KeysetChangeList

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from lib.admin import (
     CappedCountPaginator,
+    KeysetPaginationMixin,
     ObjectAction,
     ObjectActionsMixin,
     TolerantAutocompleteMixin,
@@ -373,7 +374,9 @@ def search_by_reference(request, queryset, term, path):
 
 
 @admin.register(DataSubjectRequest)
-class DataSubjectRequestAdmin(ObjectActionsMixin, TolerantAutocompleteMixin, admin.ModelAdmin):
+class DataSubjectRequestAdmin(
+    KeysetPaginationMixin, ObjectActionsMixin, TolerantAutocompleteMixin, admin.ModelAdmin
+):
     subject_field = "requester_id"  # staff never act on their own (lib.admin)
     # One person's records, linked from their person page (privacyportal/person.py).
     url_lookups = ("requester__id__exact",)
@@ -393,6 +396,7 @@ class DataSubjectRequestAdmin(ObjectActionsMixin, TolerantAutocompleteMixin, adm
     search_fields = ("=reference", "=requester__phone", "requester__email", "subject")
     show_full_result_count = False
     paginator = CappedCountPaginator  # "more than 10,000" on a large installation
+    # In its default order the queue pages by cursor on (due_at, id) (lib.admin, issue 14).
     list_per_page = 50
     ordering = ("due_at", "id")  # total order: served by the (due_at, id) indexes
     autocomplete_fields = ("requester",)

@@ -29,6 +29,7 @@ from lib import hooks
 from lib.admin import (
     CappedCountPaginator,
     EvidenceAdminMixin,
+    KeysetPaginationMixin,
     person_link,
     recent_date_filter,
 )
@@ -197,7 +198,8 @@ def export_rows(user_id):
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(EvidenceAdminMixin, admin.ModelAdmin):
+class ConsentEventAdmin(KeysetPaginationMixin, EvidenceAdminMixin, admin.ModelAdmin):
+    # Newest first, paged by cursor on the id (lib.admin, issue 14).
     list_display = (
         "id",
         "created_at",
