@@ -7,13 +7,14 @@ import json
 import os
 import platform
 import time
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 from django.db import connection
 
 from . import SCENARIO_MODULES, data
 from .context import Context
-from .core import Result
+from .core import Result, Timing
 from .report import markdown_table
 
 
@@ -26,18 +27,24 @@ def run(ctx: Context, *, only: list[str] | None = None) -> list[Result]:
     results: list[Result] = []
     scale = ctx.scale
 
-    ctx.log(f"Data set, first part: {min(scale.base_requests, scale.requests):,} requests ...")
-    data.fill(
-        ctx,
-        users=scale.users,
-        requests=min(scale.base_requests, scale.requests),
-        ledger_events=min(scale.base_ledger, scale.ledger_events),
-        audit_entries=min(scale.base_audit, scale.audit_entries),
-    )
-    for module in modules:
-        if hasattr(module, "base"):
-            ctx.log(f"[base] {module.__name__.rsplit('.', 1)[-1]}")
-            results.extend(module.base(ctx) or [])
+    if _load_baseline(ctx):
+        # A kept database (--reuse) has grown past the small size: its figures at the small
+        # size were stored when it was filled.
+        ctx.log("Data set already grown: figures at the small size read from the first run.")
+    else:
+        ctx.log(f"Data set, first part: {min(scale.base_requests, scale.requests):,} requests ...")
+        data.fill(
+            ctx,
+            users=scale.users,
+            requests=min(scale.base_requests, scale.requests),
+            ledger_events=min(scale.base_ledger, scale.ledger_events),
+            audit_entries=min(scale.base_audit, scale.audit_entries),
+        )
+        for module in modules:
+            if hasattr(module, "base"):
+                ctx.log(f"[base] {module.__name__.rsplit('.', 1)[-1]}")
+                results.extend(module.base(ctx) or [])
+        _save_baseline(ctx)
 
     ctx.log(
         f"Data set, in full: {scale.requests:,} requests, {scale.ledger_events:,} ledger events, "
@@ -57,6 +64,44 @@ def run(ctx: Context, *, only: list[str] | None = None) -> list[Result]:
                 results.append(result)
                 ctx.log("  " + one_line(result))
     return results
+
+
+_BASELINE_TABLE = "bench_baseline"
+
+
+def _save_baseline(ctx):
+    """Keep the small-size figures in the benchmark's own database, for a later --reuse."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {_BASELINE_TABLE} (key text PRIMARY KEY, value jsonb)"
+        )
+        for key, value in ctx.baseline.items():
+            payload = asdict(value) if isinstance(value, Timing) else value
+            cursor.execute(
+                f"INSERT INTO {_BASELINE_TABLE} VALUES (%s, %s) "  # noqa: S608 (a constant)
+                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                [key, json.dumps(payload)],
+            )
+
+
+def _load_baseline(ctx) -> bool:
+    """Whether the data set is past the small size and its small-size figures were kept."""
+    from requests.models import DataSubjectRequest
+
+    if DataSubjectRequest.objects.count() <= min(ctx.scale.base_requests, ctx.scale.requests):
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [_BASELINE_TABLE])
+        if cursor.fetchone()[0] is None:
+            return False
+        cursor.execute(f"SELECT key, value FROM {_BASELINE_TABLE}")  # noqa: S608
+        rows = cursor.fetchall()
+    for key, value in rows:
+        value = json.loads(value) if isinstance(value, str) else value
+        ctx.baseline[key] = (
+            Timing(**value) if isinstance(value, dict) and "median_ms" in value else value
+        )
+    return bool(rows)
 
 
 def one_line(r: Result) -> str:
