@@ -1,1 +1,55 @@
-"""Placeholder."""
+"""Pages against floor pages (issue 14): the admin queue's first page, the account center (its
+home and the list of one's requests, for the requester with the most requests) and the DPO's
+cockpit (the admin index), each timed in-process through the whole stack (middleware, signed-in
+session, second factor for staff) alternately with its floor page from ``floors.py``: the same
+rows by hand-written SQL, rendered with a minimal template (budget 2x).
+"""
+
+from __future__ import annotations
+
+from django.test.utils import override_settings
+
+from .core import Result, compare, timed_result
+
+BENCH_URLCONF = "privacyportal.bench.urls"
+
+#: (key, title, client: "staff" or "requester", page, floor page)
+PAGES = (
+    ("queue", "admin queue, first page", "staff", "/admin/requests/datasubjectrequest/",
+     "/bench-floor/queue/"),
+    ("account", "account center", "requester", "/account/", "/bench-floor/account/"),
+    ("account_requests", "account center, my requests", "requester", "/account/requests/",
+     "/bench-floor/account/requests/"),
+    ("cockpit", "cockpit (admin index)", "staff", "/admin/", "/bench-floor/cockpit/"),
+)  # fmt: skip
+
+
+def _get(client, url):
+    def run():
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+
+    return run
+
+
+def full(ctx) -> list[Result]:
+    results = []
+    clients = {"staff": ctx.admin_client(), "requester": ctx.user_client()}
+    with override_settings(ROOT_URLCONF=BENCH_URLCONF):
+        for key, title, who, url, floor_url in PAGES:
+            client = clients[who]
+            ours_fn, floor_fn = _get(client, url), _get(client, floor_url)
+            ours_fn(), floor_fn()  # warm: templates, translations, the planner
+            ours, floor = compare(ours_fn, floor_fn, max(ctx.repeat, 7))
+            results.append(
+                timed_result(
+                    f"pages.{key}",
+                    f"page: {title}",
+                    ours,
+                    floor,
+                    f"{floor_url} (same rows, minimal template)",
+                    2,
+                    extra={"floor_queries": floor.queries},
+                )
+            )
+    return results
