@@ -198,8 +198,7 @@ def ledger_result(ctx) -> Result:
     def floor():
         outcome["floor"] = floor_verify()
 
-    repeat = 3 if ctx.scale.enforce else 1
-    mine, theirs = compare(ours, floor, repeat=repeat)
+    mine, theirs = compare(ours, floor, repeat=ctx.scale.heavy_repeat)
     report = outcome["report"]
     checked, intact = outcome["floor"]
     ok = report.ok and intact and report.checked == checked

@@ -15,6 +15,8 @@ class Scale:
     export_messages: int
     export_document_mb: int
     repeat: int
+    #: Runs of the scenarios that take minutes at this scale (the ledger check over every event).
+    heavy_repeat: int = 3
     # The first data set, on which pages are timed before the data grows (first page at 10k
     # against the full size).
     base_requests: int = 10_000
@@ -37,6 +39,7 @@ SCALES = {
         export_messages=200,
         export_document_mb=1,
         repeat=1,
+        heavy_repeat=1,
         base_requests=1_000,
         base_ledger=1_000,
         base_audit=1_000,
@@ -65,5 +68,6 @@ SCALES = {
         export_messages=10_000,
         export_document_mb=20,
         repeat=5,
+        heavy_repeat=1,
     ),
 }
