@@ -199,6 +199,7 @@ def full(ctx) -> list[Result]:
                 small,
                 "same page at the small size",
                 1.3,
+                note="" if small else "not compared: no figure at the small size",
             )
         )
         deep_query, depth = _deep_query(case, DEEP_ROWS)
