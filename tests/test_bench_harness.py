@@ -90,3 +90,22 @@ def test_the_data_set_is_valid_and_grows_in_steps(capsys):
     ).exists()
     refs = DataSubjectRequest.objects.values_list("reference", flat=True)
     assert len(set(refs)) == 90
+
+
+@pytest.mark.django_db
+def test_the_scale_table_replaces_its_own_block_in_the_markdown_file(tmp_path):
+    from privacyportal.bench.runner import update_markdown
+
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(
+        "# Benchmarks\n\n<!-- bench:medium -->\nold table\n<!-- /bench:medium -->\n\nAfter.\n"
+    )
+    update_markdown(doc, "medium", "| new | table |")
+    text = doc.read_text()
+    assert "old table" not in text
+    assert "| new | table |" in text
+    assert text.endswith("\n\nAfter.\n")  # the rest of the document stays
+    assert "at the medium scale: PostgreSQL" in text
+    # A scale without its marks yet gets a block at the end.
+    update_markdown(doc, "large", "| large |")
+    assert doc.read_text().rstrip().endswith("| large |\n<!-- /bench:large -->")

@@ -137,7 +137,37 @@ def _cpus():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
-def report(ctx, results, out, json_path=None, started=None):
-    out(markdown_table(results))
+def report(ctx, results, out, json_path=None, started=None, markdown_path=None):
+    table = markdown_table(results)
+    out(table)
     if json_path:
         write_json(json_path, ctx, results, time.monotonic() - (started or time.monotonic()))
+    if markdown_path:
+        update_markdown(markdown_path, ctx.scale.name, table)
+
+
+def update_markdown(path, scale_name, table):
+    """Replace the table between ``<!-- bench:<scale> -->`` and ``<!-- /bench:<scale> -->`` in
+    ``path`` (docs/benchmarks.md) with this run's, dated; the marks are added at the end when
+    missing."""
+    start, end = f"<!-- bench:{scale_name} -->", f"<!-- /bench:{scale_name} -->"
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        server = cursor.fetchone()[0]
+    stamp = (
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC at the {scale_name} scale: "
+        f"PostgreSQL {server}, Python {platform.python_version()}, {_cpus()} CPUs."
+    )
+    block = f"{start}\n{stamp}\n\n{table}\n{end}"
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = ""
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    with open(path, "w") as f:
+        f.write(text)

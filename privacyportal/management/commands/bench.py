@@ -29,6 +29,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--only", action="append", help="Run only these scenario modules (sweeps, lists, ...)."
         )
+        parser.add_argument(
+            "--markdown",
+            help="Also put the table in this Markdown file, between <!-- bench:SCALE --> marks "
+            "(make bench: docs/benchmarks.md).",
+        )
         parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
         parser.add_argument(
             "--reuse", action="store_true", help="Use a kept database instead of a new one."
@@ -58,7 +63,7 @@ class Command(BaseCommand):
             ctx = Context(scale=scale, log=self._log)
             results = runner.run(ctx, only=opts["only"])
             self.stdout.write("")
-            runner.report(ctx, results, self.stdout.write, opts["json"], started)
+            runner.report(ctx, results, self.stdout.write, opts["json"], started, opts["markdown"])
         finally:
             if not opts["in_place"] and not opts["keep"]:
                 self._drop_own_database()
