@@ -187,6 +187,8 @@ class PhoneCode(models.Model):
             models.Index(fields=["phone", "-created_at"], name="phonecode_phone_recent_idx"),
             # Rate limit per client address.
             models.Index(fields=["ip_address", "-created_at"], name="phonecode_ip_recent_idx"),
+            # The retention sweep: "codes sent before the cutoff, oldest first", in batches.
+            models.Index(fields=["created_at"], name="phonecode_created_idx"),
         ]
 
     def __str__(self):

@@ -23,14 +23,19 @@ sweep and by every other erasure (``held_for``).
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from auditlog.context import disable_auditlog
+from auditlog.models import AbstractLogEntry
+from auditlog.registry import auditlog
 from django.conf import settings
-from django.db import models, transaction
-from django.db.models import Q
+from django.db import connections, models, router, transaction
+from django.db.models import Expression, Func, Q, Subquery
+from django.db.models.deletion import Collector
+from django.db.models.sql import DeleteQuery, UpdateQuery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -44,6 +49,10 @@ from .models import ErasureRecord, PendingFileDeletion, RetentionRule
 logger = logging.getLogger(__name__)
 
 CONFIRMATION_VALID = timedelta(days=2)
+# Rows per batch on the row-by-row path (cascades, files, audit copies): Django's collector
+# loads every row it deletes and every row that cascades from them, so its batches stay at
+# this size even when RETENTION_SWEEP_BATCH_SIZE (sized for one-statement batches) is larger.
+ROW_BY_ROW_BATCH_SIZE = 500
 
 
 # --- The sweep ------------------------------------------------------------------------------------
@@ -193,32 +202,278 @@ def apply(decl: Declaration, category: str, mode: str, pks, now):
     return files, owners
 
 
-def _erase_batch(rule, decl, mode, pks, now) -> ErasureRecord:
+def _owner_column(decl: Declaration) -> str | None:
+    """The column of ``decl``'s own table that holds the owner's id ("" for the primary key),
+    or None when the owner is found through another table (or not at all)."""
+    if decl.owner is None or "__" in decl.owner:
+        return None
+    if decl.owner in ("pk", "id"):
+        return ""
+    try:
+        model_field = decl.model_class._meta.get_field(decl.owner)
+    except LookupError:
+        return None
+    return model_field.column if model_field.concrete else None
+
+
+def _set_based(rule, decl: Declaration, mode: str) -> bool:
+    """Whether one DELETE (or UPDATE) ... RETURNING per batch does exactly what ``apply`` does
+    for this declaration: nothing else to take along or to tell. Strict: any doubt keeps the
+    row-by-row path.
+
+    - no cascades, no delete signals (the audit log's own receivers are signals), no generic
+      relations: what Django's collector would delete "fast" anyway (``can_fast_delete``);
+    - no files to note (deleted rows' files, or erased file fields);
+    - no copies of the values elsewhere: the model is not in the audit log, and every copy
+      scrubber is the audit log's (which only holds copies of the models it records);
+    - no replacement computed from the rows (a callable one may look at them);
+    - the owners (for the recipients' notices) are a column of the same table;
+    - the database runs DELETE ... WHERE ... IN (SELECT ... LIMIT n) ... RETURNING
+      (PostgreSQL; SQLite from 3.35, which has no row locks to skip: one writer at a time)."""
+    model = decl.model_class
+    using = router.db_for_write(model)
+    connection = connections[using]
+    if connection.vendor == "sqlite":
+        if connection.Database.sqlite_version_info < (3, 35):
+            return False
+    elif connection.vendor != "postgresql":
+        return False
+    if not connection.features.allow_sliced_subqueries_with_in:
+        return False
+    if decl.owner is not None and _owner_column(decl) is None:
+        return False
+    if auditlog.contains(model):
+        return False
+    for scrubber in _copy_scrubbers():
+        if scrubber.category != rule.category and not issubclass(
+            scrubber.model_class, AbstractLogEntry
+        ):
+            return False
+    if mode == "delete":
+        if any(isinstance(f, models.FileField) for f in model._meta.concrete_fields):
+            return False
+        return Collector(using=using).can_fast_delete(model)
     fields = _fields_of(decl, rule.category)
-    files, owners = apply(decl, rule.category, mode, pks, now)
-    record = ErasureRecord.objects.create(
-        created_at=now,
-        reason=ErasureRecord.Reason.RULE,
-        rule=rule,
-        categories=[rule.category],
-        row_keys={decl.model: list(pks)},
-        report={
-            "erased": [
-                {
-                    "category": rule.category,
-                    "model": decl.model,
-                    "action": "deleted" if mode == "delete" else "anonymised",
-                    "rows": len(pks),
-                    "files": len(files),
-                    **({"fields": sorted(f.name for f in fields)} if mode != "delete" else {}),
-                }
-            ],
-            "kept": [],
-        },
-        rows=len(pks),
-        files=len(files),
-        backups_expire_at=erasure.backups_expire_at(now),
-    )
+    return not any(f.name in decl.file_fields() or callable(f.replacement) for f in fields)
+
+
+class _RowAddress(Expression):
+    """PostgreSQL's ``ctid`` (where the row version is stored) of a query's own table."""
+
+    output_field = models.CharField()
+
+    def as_sql(self, compiler, connection):
+        alias = compiler.query.get_initial_alias()
+        return f"{compiler.quote_name_unless_alias(alias)}.ctid", []
+
+
+def _batch_order(rule, decl: Declaration) -> list[str]:
+    """Oldest by the clock first when the clock is an indexed column of the table (the index
+    finds each batch without reading the rest), by primary key otherwise."""
+    path = decl.clock_path(rule.clock)
+    meta = decl.model_class._meta
+    if path and "__" not in path:
+        try:
+            model_field = meta.get_field(path)
+        except LookupError:
+            return ["pk"]
+        indexed = model_field.db_index or model_field.unique
+        indexed = indexed or any(index.fields and index.fields[0] == path for index in meta.indexes)
+        if indexed:
+            return [path]
+    return ["pk"]
+
+
+class _SetBasedBatches:
+    """The batches of one declaration under one rule, each erased by one statement. Every
+    batch runs the same SQL (the next rows of the same candidates), so it is compiled once, in
+    the first batch's transaction (a locking query compiles only inside one)."""
+
+    def __init__(self, rule, decl: Declaration, mode: str, qs, batch_size, now):
+        self.rule, self.decl, self.mode, self.now = rule, decl, mode, now
+        self.qs, self.batch_size = qs, batch_size
+        self.using = router.db_for_write(decl.model_class)
+        self.connection = connections[self.using]
+        self.owner = _owner_column(decl)
+        self.sql = self.params = None
+        self.records = False  # whether the statement writes the erasure record too
+
+    def take(self):
+        """Erase the next batch: (its keys in order, (files, owners, its erasure record if the
+        statement wrote it))."""
+        if self.sql is None:
+            self._compile()
+        with self.connection.cursor() as cursor:
+            cursor.execute(self.sql, self.params)
+            rows = cursor.fetchall()
+        if self.records:
+            return self._recorded(rows)
+        rows.sort(key=lambda row: row[0])
+        pks = [row[0] for row in rows]
+        owners = _owners(self.owner, pks, [row[1] for row in rows] if self.owner else [])
+        return pks, ([], owners, None)
+
+    def _compile(self):
+        rule, decl, mode, now = self.rule, self.decl, self.mode, self.now
+        model = decl.model_class
+        batch = self.qs.order_by(*_batch_order(rule, decl)).select_for_update(
+            skip_locked=True,
+            of=("self",),  # rows another sweep holds are its own
+        )
+        if self.connection.vendor == "postgresql":
+            # "ctid = ANY(ARRAY(batch))": the rows the batch locked are found by their address
+            # (a TID scan), where "pk IN (batch)" reads the whole table for a join and "pk =
+            # ANY(...)" walks the primary key's index once more for each row. A locked row
+            # cannot move or be vacuumed before the statement ends, and should it have been
+            # updated since, the DELETE's recheck simply leaves it to the next batch. The key
+            # is selected too: it is what makes Django lock only this table's rows (FOR
+            # UPDATE OF), not those of tables the clock or the holds join.
+            batch = batch.annotate(_row=_RowAddress()).values("_row", "pk")[: self.batch_size]
+            target = model._base_manager.using(self.using).filter(
+                Func(
+                    _RowAddress(),
+                    Subquery(batch),
+                    arg_joiner=' = ANY(ARRAY(SELECT batch."_row" FROM ',
+                    template="%(expressions)s AS batch))",
+                    output_field=models.BooleanField(),
+                )
+            )
+        else:
+            batch = batch.values("pk")[: self.batch_size]
+            target = model._base_manager.using(self.using).filter(pk__in=batch)
+        if mode == "delete":
+            query = target.query.chain(DeleteQuery)
+        else:
+            fields = _fields_of(decl, rule.category)
+            context = ErasureContext(
+                user=None,
+                now=now,
+                subject_rows={decl.model: target},
+                erasing={decl.model: {f.name for f in fields}},
+            )
+            query = target.query.chain(UpdateQuery)
+            query.add_update_values(
+                {f.name: erasure.erased_value(decl, f, context) for f in fields}
+            )
+        statement, params = query.get_compiler(self.using).as_sql()
+        quote = self.connection.ops.quote_name
+        returning = [f"{quote(model._meta.pk.column)} AS key"]
+        if self.owner:
+            returning.append(f"{quote(self.owner)} AS owner")
+        self.sql, self.params = f"{statement} RETURNING {', '.join(returning)}", list(params)
+        if self.connection.vendor == "postgresql":
+            self._with_record()
+
+    def _with_record(self):
+        """PostgreSQL: the statement writes the batch's erasure record too, in the same round
+        trip (the keys go from the DELETE or UPDATE into the record without travelling to
+        Python and back). The record holds what ``_erase_batch`` would write."""
+        rule, decl, now = self.rule, self.decl, self.now
+        meta = ErasureRecord._meta
+        quote = self.connection.ops.quote_name
+        values = {
+            "created_at": ("%s", now),
+            "reason": ("%s", ErasureRecord.Reason.RULE.value),
+            "request_reference": ("%s", ""),
+            "subject_id": ("NULL", None),
+            "rule": ("%s", rule.pk),
+            "row_keys": ("jsonb_build_object(%s::text, jsonb_agg(key ORDER BY key))", decl.model),
+            "categories": ("%s::jsonb", json.dumps([rule.category])),
+            "report": (
+                "jsonb_set(%s::jsonb, '{erased,0,rows}', to_jsonb(count(*)))",
+                json.dumps(_report(rule, decl, self.mode, rows=0, files=0)),
+            ),
+            "rows": ("count(*)", None),
+            "files": ("0", None),
+            "actor": ("NULL", None),
+            "deletion": ("NULL", None),
+            "backups_expire_at": ("%s", erasure.backups_expire_at(now)),
+        }
+        columns = {f.name: f.column for f in meta.concrete_fields if not f.primary_key}
+        if set(columns) != set(values):
+            return  # a field this statement does not know: the ORM writes the record
+        owners = "(SELECT array_agg(DISTINCT owner) FROM gone)" if self.owner else "NULL"
+        # Only quoted names from the models' metadata and Django's compiled statement; every
+        # value is a parameter.
+        names = ", ".join(quote(columns[name]) for name in values)
+        expressions = ", ".join(expression for expression, _value in values.values())
+        key_columns = f"{quote(meta.pk.column)}, {quote(columns['row_keys'])}"
+        self.sql = (
+            f"WITH gone AS ({self.sql}), "  # noqa: S608
+            f"record AS (INSERT INTO {quote(meta.db_table)} ({names}) "
+            f"SELECT {expressions} FROM gone HAVING count(*) > 0 RETURNING {key_columns}) "
+            f"SELECT record.*, {owners} FROM record"
+        )
+        self.params += [value for expression, value in values.values() if "%s" in expression]
+        self.records = True
+
+    def _recorded(self, rows):
+        if not rows:
+            return [], ([], [], None)
+        pk, row_keys, owner_values = rows[0]
+        if isinstance(row_keys, str):  # Django reads jsonb as text and leaves decoding to fields
+            row_keys = json.loads(row_keys)
+        pks = row_keys[self.decl.model]
+        record = ErasureRecord(
+            pk=pk,
+            created_at=self.now,
+            reason=ErasureRecord.Reason.RULE,
+            rule=self.rule,
+            categories=[self.rule.category],
+            row_keys=row_keys,
+            report=_report(self.rule, self.decl, self.mode, rows=len(pks), files=0),
+            rows=len(pks),
+            files=0,
+            backups_expire_at=erasure.backups_expire_at(self.now),
+        )
+        record._state.adding = False
+        return pks, ([], _owners(self.owner, pks, owner_values or []), record)
+
+
+def _owners(owner_column, pks, values):
+    """The account numbers of a batch's owners, from its keys or its owner column."""
+    if owner_column == "":
+        return pks
+    return sorted({value for value in values if value is not None})
+
+
+def _report(rule, decl, mode, rows, files) -> dict:
+    fields = _fields_of(decl, rule.category)
+    return {
+        "erased": [
+            {
+                "category": rule.category,
+                "model": decl.model,
+                "action": "deleted" if mode == "delete" else "anonymised",
+                "rows": rows,
+                "files": files,
+                **({"fields": sorted(f.name for f in fields)} if mode != "delete" else {}),
+            }
+        ],
+        "kept": [],
+    }
+
+
+def _erase_batch(rule, decl, mode, pks, now, applied=None) -> ErasureRecord:
+    """Erase the rows ``pks`` and record the batch in the erasure ledger; ``applied``: the
+    (files, owners, record or None) of a statement that already erased them."""
+    record = None
+    if applied is not None:
+        files, owners, record = applied
+    else:
+        files, owners = apply(decl, rule.category, mode, pks, now)
+    if record is None:
+        record = ErasureRecord.objects.create(
+            created_at=now,
+            reason=ErasureRecord.Reason.RULE,
+            rule=rule,
+            categories=[rule.category],
+            row_keys={decl.model: list(pks)},
+            report=_report(rule, decl, mode, rows=len(pks), files=len(files)),
+            rows=len(pks),
+            files=len(files),
+            backups_expire_at=erasure.backups_expire_at(now),
+        )
     if files:
         PendingFileDeletion.objects.bulk_create(files, batch_size=500)
         transaction.on_commit(erasure.remove_pending_files)
@@ -278,7 +533,6 @@ def _ask_dpo(rule, found, now):
 
 
 def run_rule(rule, holds, now, *, dry_run=False, batch_size=None) -> RuleRun:
-    batch_size = batch_size or settings.RETENTION_SWEEP_BATCH_SIZE
     run = RuleRun(rule=rule)
     if rule.category in holds.categories:
         run.held = True
@@ -310,19 +564,29 @@ def run_rule(rule, holds, now, *, dry_run=False, batch_size=None) -> RuleRun:
         _ask_dpo(rule, run.waiting, now)
         return run
     for decl, part, qs in plans:
+        size = batch_size or settings.RETENTION_SWEEP_BATCH_SIZE
+        set_based = None
+        if _set_based(rule, decl, part.mode):
+            set_based = _SetBasedBatches(rule, decl, part.mode, qs, size, now)
+        elif not batch_size:
+            size = min(size, ROW_BY_ROW_BATCH_SIZE)
         while True:
             with transaction.atomic():
-                pks = list(
-                    qs.order_by("pk")
-                    .select_for_update(skip_locked=True, of=("self",))
-                    .values_list("pk", flat=True)[:batch_size]
-                )
+                if set_based:
+                    pks, applied = set_based.take()
+                else:
+                    applied = None
+                    pks = list(
+                        qs.order_by("pk")
+                        .select_for_update(skip_locked=True, of=("self",))
+                        .values_list("pk", flat=True)[:size]
+                    )
                 if not pks:
                     break
-                _erase_batch(rule, decl, part.mode, pks, now)
+                _erase_batch(rule, decl, part.mode, pks, now, applied)
             part.erased += len(pks)
             part.batches += 1
-            if len(pks) < batch_size:
+            if len(pks) < size:
                 break
     if rule.waiting_count is not None or rule.confirmed_until:
         # Done: a later large run needs a new confirmation.

@@ -370,8 +370,14 @@ DELETION_CERTIFICATE_KEYS = [
     for k in env_secret("DELETION_CERTIFICATE_KEYS", default=dev_default("")).split(",")
     if k.strip()
 ]
-# The retention sweep (RET-1): rows per batch (one transaction each).
-RETENTION_SWEEP_BATCH_SIZE = env.int("RETENTION_SWEEP_BATCH_SIZE", default=500)
+# The retention sweep (RET-1): rows per batch (one transaction each). Most categories are
+# erased by one DELETE/UPDATE ... RETURNING per batch that also writes its erasure record:
+# 10,000 rows hold their row locks for a few tens of milliseconds and put ~80 KB of keys in
+# the record, and a sweep makes 20 times fewer round trips and commits than with 500 (make
+# bench, 50,000 expired codes: 100 row-by-row batches of 500 took 9x one set-based DELETE,
+# 5 statements of 10,000 about 2x). Rows with cascades, files or audit-log copies go row by
+# row, at most 500 a batch (lifecycle.retention.ROW_BY_ROW_BATCH_SIZE).
+RETENTION_SWEEP_BATCH_SIZE = env.int("RETENTION_SWEEP_BATCH_SIZE", default=10_000)
 # A JSON-lines file every erasure is appended to, kept apart from the database, so that
 # `replay_erasures` can re-apply erasures after a restore (RET-3). Empty: no journal.
 ERASURE_JOURNAL = env.str("ERASURE_JOURNAL", default="")
