@@ -134,20 +134,27 @@ def remind(now, dpos):
             "assignee__preferred_language",
         )
         key = f"remind{days}"
-        for pk, ref, subject, due_at, user_id, email, active, language in due_soon.iterator(
-            chunk_size=REMINDER_CHUNK
-        ):
-            if user_id is not None and active and email:  # emails.reachable
-                owners = [SimpleNamespace(pk=user_id, email=email, preferred_language=language)]
-            else:
-                owners = dpos
-            drafts.extend(messages.drafts(key, pk, ref, subject, due_at, owners))
-            if len(drafts) >= REMINDER_CHUNK:
-                # Queued as they are written: memory stays flat however many are due (issue 14).
-                queued += enqueue_many(drafts)
-                drafts = []
+        # One transaction per threshold: one commit (a disk flush) instead of one per chunk,
+        # and the rows read through a plain server-side cursor. A crash rolls the threshold
+        # back; the next sweep writes it again (outbox keys are unique).
+        with transaction.atomic():
+            for pk, ref, subject, due_at, user_id, email, active, language in due_soon.iterator(
+                chunk_size=REMINDER_CHUNK
+            ):
+                if user_id is not None and active and email:  # emails.reachable
+                    owner = SimpleNamespace(pk=user_id, email=email, preferred_language=language)
+                    owners = [owner]
+                else:
+                    owners = dpos
+                drafts.extend(messages.drafts(key, pk, ref, subject, due_at, owners))
+                if len(drafts) >= REMINDER_CHUNK:
+                    # Queued as they are written: memory stays flat however many are due.
+                    queued += enqueue_many(drafts)
+                    drafts = []
+            queued += enqueue_many(drafts)
+            drafts = []
         lower = upper
-    return queued + enqueue_many(drafts)
+    return queued
 
 
 def escalate(now, batch_size, dpos):
