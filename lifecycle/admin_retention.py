@@ -6,6 +6,8 @@ audit log."""
 from django import forms
 from django.contrib import admin
 from django.db.models import Q
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -28,6 +30,31 @@ def _category_label(code):
 
 
 # --- Retention rules ------------------------------------------------------------------------------
+
+#: The categories known to have their rule. The admin's app list asks on every admin page
+#: whether a rule may be added (issue 14): once every declared category has its rule the
+#: answer is no without a query, until a rule is deleted (rules are never deleted from the
+#: admin; a deletion elsewhere clears this). A missing rule is looked up each time, so a rule
+#: added by another process is seen at once.
+_categories_with_rules: frozenset = frozenset()
+
+
+def rules_missing() -> bool:
+    """Whether a declared data category has no retention rule yet."""
+    global _categories_with_rules
+    declared = {c.code for c in registry.subject_categories()}
+    if declared <= _categories_with_rules:
+        return False
+    missing = retention.missing_rules()
+    if not missing:
+        _categories_with_rules = frozenset(declared)
+    return bool(missing)
+
+
+@receiver(post_delete, sender=RetentionRule, dispatch_uid="retention_rules_known_forget")
+def _forget_rules(**kwargs):
+    global _categories_with_rules
+    _categories_with_rules = frozenset()
 
 
 class RetentionRuleForm(forms.ModelForm):
@@ -108,7 +135,7 @@ class RetentionRuleAdmin(ObjectActionsMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         # Every category has its rule from the start; one is added only for a new category.
-        return super().has_add_permission(request) and bool(retention.missing_rules())
+        return super().has_add_permission(request) and rules_missing()
 
     def has_delete_permission(self, request, obj=None):
         return False  # a category without a rule is a start-up error

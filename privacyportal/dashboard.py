@@ -7,13 +7,16 @@ on time is an SVG drawn here, so it needs no script and passes the Content-Secur
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlencode
 
 from django.apps import apps
+from django.core.signals import setting_changed
 from django.db import connection
 from django.db.models import Aggregate, Count, DurationField, F, Q
 from django.db.models.functions import TruncMonth
-from django.urls import NoReverseMatch, reverse
+from django.dispatch import receiver
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -34,8 +37,21 @@ class Median(Aggregate):
 
 
 def _changelist(app_label, model_name, **params) -> str:
-    url = reverse(f"admin:{app_label}_{model_name}_changelist")
+    url = _changelist_url(app_label, model_name, get_urlconf(), get_script_prefix())
     return f"{url}?{urlencode(params)}" if params else url
+
+
+@lru_cache(maxsize=64)
+def _changelist_url(app_label, model_name, urlconf, script_prefix) -> str:
+    # The dashboard links ~50 figures to filtered lists of a few models: each list's address
+    # is reversed once per URLconf and script prefix, not once per figure (issue 14).
+    return reverse(f"admin:{app_label}_{model_name}_changelist", urlconf=urlconf)
+
+
+@receiver(setting_changed)
+def _forget_changelist_urls(*, setting, **kwargs):
+    if setting == "ROOT_URLCONF":  # (tests that mount the URLs elsewhere)
+        _changelist_url.cache_clear()
 
 
 def open_by_state_and_kind() -> dict:
@@ -115,7 +131,10 @@ class Bar:
 
 
 def on_time_by_month(now) -> dict:
-    """The share of answered requests answered on time, for each of the last 12 months."""
+    """The share of answered requests answered on time, for each of the last 12 months.
+
+    Counts ``closed_at``, not the id: the closed_at index covers it, so the counts are read
+    from the index alone instead of the table (issue 14)."""
     from requests.models import ANSWERED_STATES, DataSubjectRequest
 
     first = month_start(now)
@@ -130,7 +149,9 @@ def on_time_by_month(now) -> dict:
         )
         .annotate(month=TruncMonth("closed_at", tzinfo=timezone.get_current_timezone()))
         .values("month")
-        .annotate(closed=Count("id"), on_time=Count("id", filter=Q(answered_on_time=True)))
+        .annotate(
+            closed=Count("closed_at"), on_time=Count("closed_at", filter=Q(answered_on_time=True))
+        )
         .order_by("month")
     }
     bars = []

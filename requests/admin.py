@@ -6,27 +6,34 @@ run the same workflow functions as everything else.
 """
 
 from datetime import datetime, time, timedelta
+from types import SimpleNamespace
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
-from django.utils import formats, timezone
+from django.utils import dateformat, formats, timezone
 from django.utils.functional import lazy
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, escape, format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.display import names_shown, person_label
 from lib.admin import (
     CappedCountPaginator,
+    KeysetChangeList,
     KeysetPaginationMixin,
     ObjectAction,
     ObjectActionsMixin,
     TolerantAutocompleteMixin,
+    change_url_template,
     person_link,
+    person_url_parts,
 )
 from lib.dates import month_start, months_back
 
@@ -370,6 +377,250 @@ def search_by_reference(request, queryset, term, path):
     return queryset.filter(**{f"{path}__in": values})
 
 
+# --- The queue's cells --------------------------------------------------------------------------
+
+
+class DeadlineLabels:
+    """The deadline column (colour and text) of requests shown at one moment: what repeats
+    from row to row (the date's label, the translated texts, escaped) is worked out once."""
+
+    def __init__(self, now=None):
+        self.now = now or timezone.now()
+        self.today = timezone.localdate(self.now)
+        self._dates = {}
+        self._texts = {}
+
+    def _date(self, due):
+        key = due.date()
+        label = self._dates.get(key)
+        if label is None:
+            label = self._dates[key] = escape(formats.date_format(due, "DATE_FORMAT"))
+        return label
+
+    def _text(self, key, make):
+        text = self._texts.get(key)
+        if text is None:
+            text = self._texts[key] = conditional_escape(make())
+        return text
+
+    def html(self, obj) -> str:
+        """The cell's HTML (safe): every part is escaped."""
+        due = timezone.localtime(obj.due_at)
+        label = self._date(due)
+        provisional = (
+            self._text(
+                "provisional",
+                lambda: format_html(
+                    ' <span class="dsr-provisional" title="{}">{}</span>',
+                    _("Holiday calendar incomplete: the true deadline may be later."),
+                    _("provisional"),
+                ),
+            )
+            if obj.due_provisional
+            else ""
+        )
+        state = obj.state
+        if state in CLOSED_STATES:
+            if state == RequestState.WITHDRAWN:
+                css, text = "closed", self._text("withdrawn", lambda: _("withdrawn"))
+            elif obj.answered_on_time:
+                css, text = "ok", self._text("on_time", lambda: _("answered on time"))
+            else:
+                css, text = "late", self._text("late", lambda: _("answered late"))
+            return mark_safe(f'<span class="dsr-due dsr-due-{css}">{label} · {text}</span>')  # noqa: S308
+        if state == RequestState.AWAITING_REQUESTER:
+            text = self._text("paused", lambda: _("paused"))
+            return mark_safe(  # noqa: S308
+                f'<span class="dsr-due dsr-due-paused">{label} · {text}</span>{provisional}'
+            )
+        days = (due.date() - self.today).days
+        if obj.due_at < self.now:
+            late = max(1, -days)
+            css = "overdue"
+            text = self._text(
+                ("overdue", late),
+                lambda: (
+                    ngettext("overdue by %(n)d day", "overdue by %(n)d days", late) % {"n": late}
+                ),
+            )
+        elif days == 0:
+            css, text = "today", self._text("today", lambda: _("due today"))
+        else:
+            css = "soon" if days <= 3 else "ok"
+            text = self._text(
+                ("left", days),
+                lambda: ngettext("%(n)d day left", "%(n)d days left", days) % {"n": days},
+            )
+        return mark_safe(  # noqa: S308
+            f'<span class="dsr-due dsr-due-{css}">{label} · {text}</span>{provisional}'
+        )
+
+
+def _phones_as_stored() -> bool:
+    """Whether a phone number's stored text (a loaded ``PhoneNumber``'s ``raw_input``) is what
+    ``str(PhoneNumber)`` shows: with both formats E.164 (settings), a valid number is stored
+    and shown in its E.164 form, an invalid one stored and shown as typed."""
+    return (
+        getattr(settings, "PHONENUMBER_DB_FORMAT", "E164") == "E164"
+        and getattr(settings, "PHONENUMBER_DEFAULT_FORMAT", "E164") == "E164"
+    )
+
+
+class QueueChangeList(KeysetChangeList):
+    """The queue's list: where ``QueueRows`` renders the page, its rows are read with the
+    columns the cells show only (the count and the cursor are unchanged)."""
+
+    def get_results(self, request):
+        if QueueRows.applies(self):
+            self.queryset = self.queryset.only(*QueueRows.fields)
+        super().get_results(request)
+
+
+class QueueRows:
+    """The queue's cells for one page, exactly as Django's ``items_for_result`` renders them
+    (``tests/test_page_speed_queue.py`` compares the two), computed once per row: labels of
+    kinds, states and assignees are looked up once per page, the change page's URL is reversed
+    once, the deadline's texts are shared (``DeadlineLabels``). Django's generic rendering
+    spends ~0.2 ms per cell, more than everything else on the page (issue 14)."""
+
+    #: The columns this renders (the changelist puts the action checkbox first).
+    columns = (
+        "action_checkbox",
+        "reference",
+        "kind",
+        "subject",
+        "requester_contact",
+        "state_badge",
+        "assignee",
+        "deadline",
+        "received_at",
+    )
+
+    #: What the cells read: the list loads only these columns (of the request and the two
+    #: people), not the descriptions, answers and details of 50 requests.
+    fields = (
+        "id",
+        "reference",
+        "kind",
+        "state",
+        "subject",
+        "received_at",
+        "due_at",
+        "due_provisional",
+        "answered_on_time",
+        "requester",
+        "assignee",
+        *(
+            f"{person}__{name}"
+            for person in ("requester", "assignee")
+            for name in ("username", "phone", "erased_at")
+        ),
+    )
+
+    @classmethod
+    def applies(cls, cl) -> bool:
+        """Only the plain list: a popup, a to_field, an editable list or other columns are
+        rendered by Django's generic code."""
+        return (
+            # (without the checkbox for staff who may run no action)
+            tuple(cl.list_display) in (cls.columns, cls.columns[1:])
+            and tuple(cl.list_display_links or ()) == ("reference",)
+            and not getattr(cl, "formset", None)
+            and not cl.is_popup
+            and not cl.to_field
+        )
+
+    def __init__(self, model_admin, cl):
+        self.empty = model_admin.get_empty_value_display()
+        self.checkbox_label = gettext("Select this object for an action - {}")
+        self.change_head, self.change_tail = (escape(part) for part in change_url_template(cl))
+        self.person_head, self.person_tail = (escape(part) for part in person_url_parts())
+        opts = DataSubjectRequest._meta
+        self.kinds = {
+            value: conditional_escape(label) for value, label in opts.get_field("kind").flatchoices
+        }
+        self.states = {
+            value: format_html('<span class="dsr-state dsr-state-{}">{}</span>', value, label)
+            for value, label in opts.get_field("state").flatchoices
+        }
+        self.assignees = {}
+        self.deadlines = DeadlineLabels()
+        self.checkbox = cl.list_display[0] == "action_checkbox"
+        self.phones_as_stored = _phones_as_stored()
+        self.datetime_format = formats.get_format("DATETIME_FORMAT")
+
+    def row(self, obj) -> str:
+        """The row's cells (safe HTML), in the order of ``columns``."""
+        empty = self.empty
+        reference = obj.reference
+        reference = escape(reference) if reference and reference.strip() else empty
+        subject = obj.subject
+        subject = escape(subject) if subject and subject.strip() else empty
+        state = self.states.get(obj.state)
+        if state is None:  # (a state no longer among the choices: shown as Django shows it)
+            state = format_html(
+                '<span class="dsr-state dsr-state-{}">{}</span>', obj.state, obj.get_state_display()
+            )
+        requester = obj.requester
+        if requester is None:
+            requester = "—"
+        else:
+            requester = (
+                f'<a href="{self.person_head}{int(requester.pk)}{self.person_tail}">'
+                f"{escape(self._person_text(requester))}</a>"
+            )
+        received = obj.received_at
+        received = (
+            # formats.localize() of the local time, with the locale's format looked up once
+            escape(dateformat.format(timezone.template_localtime(received), self.datetime_format))
+            if received is not None
+            else empty
+        )
+        pk = escape(str(obj.pk))
+        checkbox = (
+            '<td class="action-checkbox"><input type="checkbox" name="_selected_action" '
+            f'value="{pk}" class="action-select" '
+            f'aria-label="{self.checkbox_label.format(escape(str(obj)))}"></td>'
+            if self.checkbox
+            else ""
+        )
+        return mark_safe(  # noqa: S308 (every part is escaped above)
+            f'{checkbox}<th class="field-reference"><a href="{self.change_head}{pk}'
+            f'{self.change_tail}">{reference}</a></th>'
+            f'<td class="field-kind">{self.kinds.get(obj.kind, empty)}</td>'
+            f'<td class="field-subject">{subject}</td>'
+            f'<td class="field-requester_contact">{requester}</td>'
+            f'<td class="field-state_badge">{state}</td>'
+            f"{self._assignee(obj)}"
+            f'<td class="field-deadline">{self.deadlines.html(obj)}</td>'
+            f'<td class="field-received_at nowrap">{received}</td>'
+        )
+
+    def _person_text(self, user) -> str:
+        """``str(user)`` as admin pages show it (``accounts.display``), with the phone number's
+        text as stored (``_phones_as_stored``) instead of validating each number again to show
+        it (~40 µs a person)."""
+        if not names_shown() or not self.phones_as_stored:
+            return str(user)
+        phone = user.phone
+        return person_label(
+            SimpleNamespace(
+                pk=user.pk,
+                username=user.username,
+                erased_at=user.erased_at,
+                phone=getattr(phone, "raw_input", phone),
+            )
+        )
+
+    def _assignee(self, obj):
+        key = obj.assignee_id
+        cell = self.assignees.get(key)
+        if cell is None:
+            label = self.empty if key is None else escape(self._person_text(obj.assignee))
+            cell = self.assignees[key] = f'<td class="field-assignee nowrap">{label}</td>'
+        return cell
+
+
 # --- The admin ----------------------------------------------------------------------------------
 
 
@@ -404,7 +655,7 @@ class DataSubjectRequestAdmin(
     actions = ["assign_to_me"]
     change_form_template = "admin/requests/datasubjectrequest/change_form.html"
     #: Adds "Export CSV" (the list as filtered) for staff who may export (AUD-1).
-    change_list_template = "admin/reports/requests_change_list.html"
+    change_list_template = "admin/requests/datasubjectrequest/change_list.html"
     #: The route's name from before the shared mixin, which bookmarks and tests use.
     object_action_url_name = "requests_datasubjectrequest_transition"
 
@@ -491,45 +742,22 @@ class DataSubjectRequestAdmin(
     def deadline(self, obj):
         if obj.pk is None:
             return "-"
-        due = timezone.localtime(obj.due_at)
-        label = formats.date_format(due, "DATE_FORMAT")
-        provisional = (
-            format_html(
-                ' <span class="dsr-provisional" title="{}">{}</span>',
-                _("Holiday calendar incomplete: the true deadline may be later."),
-                _("provisional"),
-            )
-            if obj.due_provisional
-            else ""
-        )
-        if obj.state in CLOSED_STATES:
-            on_time = obj.answered_on_time
-            css = "ok" if on_time else "late"
-            text = _("answered on time") if on_time else _("answered late")
-            if obj.state == RequestState.WITHDRAWN:
-                css, text = "closed", _("withdrawn")
-            return format_html('<span class="dsr-due dsr-due-{}">{} · {}</span>', css, label, text)
-        if obj.state == RequestState.AWAITING_REQUESTER:
-            return format_html(
-                '<span class="dsr-due dsr-due-paused">{} · {}</span>{}',
-                label,
-                _("paused"),
-                provisional,
-            )
-        now = timezone.now()
-        days = (due.date() - timezone.localdate(now)).days
-        if obj.due_at < now:
-            late = max(1, -days)
-            css = "overdue"
-            text = ngettext("overdue by %(n)d day", "overdue by %(n)d days", late) % {"n": late}
-        elif days == 0:
-            css, text = "today", _("due today")
-        else:
-            css = "soon" if days <= 3 else "ok"
-            text = ngettext("%(n)d day left", "%(n)d days left", days) % {"n": days}
-        return format_html(
-            '<span class="dsr-due dsr-due-{}">{} · {}</span>{}', css, label, text, provisional
-        )
+        return DeadlineLabels().html(obj)
+
+    # -- the queue's rows --
+
+    def get_changelist(self, request, **kwargs):
+        return QueueChangeList
+
+    def queue_rows(self, cl):
+        """The rows of the list, rendered by ``QueueRows`` (the same cells as Django's generic
+        rendering, at a fraction of its cost), or None where the generic one is needed."""
+        if not QueueRows.applies(cl):
+            return None
+        rows = QueueRows(self, cl)
+        # One item per row (the template joins a row's items): the same HTML, 450 fewer
+        # template variables to render.
+        return [[rows.row(obj)] for obj in cl.result_list]
 
     # -- forms and saving --
 

@@ -16,11 +16,11 @@ BENCH_URLCONF = "privacyportal.bench.urls"
 #: (key, title, client: "staff" or "requester", page, floor page)
 PAGES = (
     ("queue", "admin queue, first page", "staff", "/admin/requests/datasubjectrequest/",
-     "/bench-floor/queue/"),
+     "/admin/bench-floor/queue/"),
     ("account", "account center", "requester", "/account/", "/bench-floor/account/"),
     ("account_requests", "account center, my requests", "requester", "/account/requests/",
      "/bench-floor/account/requests/"),
-    ("cockpit", "cockpit (admin index)", "staff", "/admin/", "/bench-floor/cockpit/"),
+    ("cockpit", "cockpit (admin index)", "staff", "/admin/", "/admin/bench-floor/cockpit/"),
 )  # fmt: skip
 
 

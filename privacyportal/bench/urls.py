@@ -1,6 +1,9 @@
 """The benchmark's URLconf: the project's URLs plus the floor views (bench/floors.py), used by
 bench/pages.py (in-process, through ``override_settings(ROOT_URLCONF=...)``) and by
-bench/serving.py (gunicorn, through bench/wsgi.py)."""
+bench/serving.py (gunicorn, through bench/wsgi.py).
+
+The staff floors live under /admin/ like the pages they stand for, so the same middleware
+treats them alike (no re-consent check, as on every admin page)."""
 
 from django.urls import path
 
@@ -15,7 +18,7 @@ urlpatterns = [
         floors.account_requests_floor,
         name="bench_floor_account_requests",
     ),
-    path("bench-floor/queue/", floors.queue_floor, name="bench_floor_queue"),
-    path("bench-floor/cockpit/", floors.dashboard_floor, name="bench_floor_cockpit"),
+    path("admin/bench-floor/queue/", floors.queue_floor, name="bench_floor_queue"),
+    path("admin/bench-floor/cockpit/", floors.dashboard_floor, name="bench_floor_cockpit"),
     *project_urlpatterns,
 ]
