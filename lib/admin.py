@@ -512,6 +512,13 @@ class KeysetChangeList(ChangeList):
             return None
         return keys
 
+    #: The rows counted, where a subclass reads its page with more than it counts (columns
+    #: annotated for display only, whose joins the count would pay for).
+    count_queryset = None
+
+    def _counted(self):
+        return self.queryset if self.count_queryset is None else self.count_queryset
+
     def get_results(self, request):
         self.request_get = request.GET
         self.keyset = self._keyset_fields()
@@ -523,7 +530,7 @@ class KeysetChangeList(ChangeList):
     # -- numbered pages (sorted by a column) --
 
     def _numbered_results(self, request):
-        paginator = self.model_admin.get_paginator(request, self.queryset, self.list_per_page)
+        paginator = self.model_admin.get_paginator(request, self._counted(), self.list_per_page)
         if self.page_num > 1 and not self.show_all:
             last = max(1, paginator.num_pages)
             if self.page_num > last:
@@ -543,7 +550,7 @@ class KeysetChangeList(ChangeList):
     # -- pages by cursor --
 
     def _keyset_results(self, request):
-        paginator = self.model_admin.get_paginator(request, self.queryset, self.list_per_page)
+        paginator = self.model_admin.get_paginator(request, self._counted(), self.list_per_page)
         per_page = self.list_per_page
         after, before = request.GET.get(AFTER_VAR), request.GET.get(BEFORE_VAR)
         cursor, backwards = None, False

@@ -13,7 +13,8 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch
+from django.db.models import CharField, Prefetch
+from django.db.models.functions import Cast
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils import dateformat, formats, timezone
@@ -472,8 +473,26 @@ class QueueChangeList(KeysetChangeList):
 
     def get_results(self, request):
         if QueueRows.applies(self):
-            self.queryset = self.queryset.only(*QueueRows.fields)
+            fields = QueueRows.fields
+            if _phones_as_stored():
+                # The two phone numbers as their stored text: loading them into the model
+                # field parses and validates each one (~40 µs a person), only to show the
+                # text that is stored (``QueueRows._person_text``).
+                fields = [name for name in fields if not name.endswith("__phone")]
+                self.count_queryset = self.queryset
+                self.queryset = self.queryset.annotate(
+                    **{
+                        f"{person}{PHONE_TEXT}": Cast(f"{person}__phone", CharField())
+                        for person in ("requester", "assignee")
+                    }
+                )
+            self.queryset = self.queryset.only(*fields)
         super().get_results(request)
+
+
+#: The suffix of the annotations that carry a person's phone number as stored text.
+PHONE_TEXT = "_phone_text"
+_NOT_READ = object()
 
 
 class QueueRows:
@@ -565,9 +584,10 @@ class QueueRows:
         if requester is None:
             requester = "—"
         else:
+            text = self._person_text(requester, getattr(obj, "requester" + PHONE_TEXT, _NOT_READ))
             requester = (
                 f'<a href="{self.person_head}{int(requester.pk)}{self.person_tail}">'
-                f"{escape(self._person_text(requester))}</a>"
+                f"{escape(text)}</a>"
             )
         received = obj.received_at
         received = (
@@ -596,13 +616,13 @@ class QueueRows:
             f'<td class="field-received_at nowrap">{received}</td>'
         )
 
-    def _person_text(self, user) -> str:
+    def _person_text(self, user, phone_text=_NOT_READ) -> str:
         """``str(user)`` as admin pages show it (``accounts.display``), with the phone number's
-        text as stored (``_phones_as_stored``) instead of validating each number again to show
-        it (~40 µs a person)."""
+        text as stored (``_phones_as_stored``; ``phone_text`` when the list read it as text)
+        instead of validating each number again to show it (~40 µs a person)."""
         if not names_shown() or not self.phones_as_stored:
             return str(user)
-        phone = user.phone
+        phone = user.phone if phone_text is _NOT_READ else phone_text
         return person_label(
             SimpleNamespace(
                 pk=user.pk,
@@ -616,7 +636,15 @@ class QueueRows:
         key = obj.assignee_id
         cell = self.assignees.get(key)
         if cell is None:
-            label = self.empty if key is None else escape(self._person_text(obj.assignee))
+            label = (
+                self.empty
+                if key is None
+                else escape(
+                    self._person_text(
+                        obj.assignee, getattr(obj, "assignee" + PHONE_TEXT, _NOT_READ)
+                    )
+                )
+            )
             cell = self.assignees[key] = f'<td class="field-assignee nowrap">{label}</td>'
         return cell
 
