@@ -8,6 +8,7 @@ when a ratio is over its budget at a scale that holds budgets (medium, large).
 
 import sys
 import time
+import warnings
 
 import psycopg
 from django.conf import settings
@@ -48,6 +49,8 @@ class Command(BaseCommand):
         if connection.vendor != "postgresql":
             raise CommandError("The benchmark runs on PostgreSQL (DATABASE_URL=postgres://...).")
         scale = SCALES[opts["scale"]]
+        # WhiteNoise warns once that collectstatic has not run; pages render without it here.
+        warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
         # Pages render without `collectstatic` having run, so static URLs come from the plain
         # storage instead of the manifest (a dictionary lookup either way).
         settings.STORAGES = {
