@@ -28,7 +28,7 @@ from django.core.paginator import Paginator
 from django.core.signals import setting_changed
 from django.db.models import Q
 from django.dispatch import receiver
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import get_script_prefix, get_urlconf, path, reverse
@@ -666,6 +666,20 @@ class KeysetPaginationMixin:
 
     def get_changelist(self, request, **kwargs):
         return KeysetChangeList
+
+    def get_preserved_filters(self, request):
+        """The filters an object's page keeps for the way back, without the cursor: a page
+        "after" a row is a moment in a moving list, not a filter, and Django re-parses the kept
+        filters once per row link (on a deep page, 100 rows cost a third more than the first
+        page for that alone)."""
+        preserved = super().get_preserved_filters(request)
+        if not preserved or not any(f"{var}%3D" in preserved for var in _CURSOR_VARS):
+            return preserved
+        filters = QueryDict(QueryDict(preserved).get("_changelist_filters", ""), mutable=True)
+        for var in _CURSOR_VARS:
+            filters.pop(var, None)
+        kept = filters.urlencode()
+        return urlencode({"_changelist_filters": kept}) if kept else ""
 
 
 # -- list rows rendered by the admin itself --------------------------------------------------------

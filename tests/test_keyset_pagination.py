@@ -213,3 +213,15 @@ def test_the_audit_log_pages_by_time_and_id_across_equal_times(staff_client, mon
     )
     assert [pk for page in forward for pk in page] == expected
     assert backward == forward
+
+
+def test_row_links_of_a_cursor_page_keep_the_filters_but_not_the_cursor(staff_client, queue):
+    first = _page(staff_client, f"{QUEUE}?status=all")
+    second = _page(staff_client, _link(NEXT, first, QUEUE))
+    html = unescape(second.content.decode())
+    links = re.findall(r'href="([^"]*/change/[^"]*)"', html)
+    assert links
+    # Back from a request the list keeps its filter; the cursor, a moment in a moving list
+    # (and re-parsed for every row link), is not kept.
+    assert all("_changelist_filters=status%3Dall" in link for link in links), links[:2]
+    assert not any("after" in link for link in links), links[:2]
