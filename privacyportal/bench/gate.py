@@ -139,7 +139,7 @@ def gate_result(ctx) -> Result:
     granted = sum(mine)
     return Result(
         key="gate.may_process",
-        title="Consent gate may_process, per call (µs)",
+        title="Consent gate may_process, per call",
         ms=ours_us / 1000,
         floor_ms=floor_us / 1000,
         floor="one prepared SELECT (psycopg, prepare=True) + the rule in Python",

@@ -6,6 +6,8 @@ def _ms(value):
         return "-"
     if value >= 1000:
         return f"{value / 1000:,.2f} s"
+    if value < 1:
+        return f"{value * 1000:,.0f} µs"
     return f"{value:,.1f} ms" if value >= 10 else f"{value:,.2f} ms"
 
 
