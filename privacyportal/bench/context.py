@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import random
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import connections
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -23,6 +25,10 @@ class Context:
     #: Figures a ``base`` phase keeps for its ``full`` phase (e.g. the first page at 10k rows).
     baseline: dict = field(default_factory=dict)
     _admin: User | None = None
+    _admin_client: object = None
+    #: A copy of the database at the small size, kept beside the growing one (``snapshot``),
+    #: so that a page can be timed at both sizes alternately in the same moment.
+    small_db: str | None = None
 
     @property
     def repeat(self) -> int:
@@ -43,7 +49,13 @@ class Context:
 
     def admin_client(self) -> Client:
         """A client signed in as :attr:`staff`, second factor passed, as django_otp.login leaves
-        the session: the admin pages measured are the real ones."""
+        the session: the admin pages measured are the real ones. One for the whole run, so its
+        session is in the small copy of the database too."""
+        if self._admin_client is None:
+            self._admin_client = self._new_admin_client()
+        return self._admin_client
+
+    def _new_admin_client(self) -> Client:
         _allow_testserver()
         client = Client()
         client.force_login(self.staff)
@@ -74,6 +86,24 @@ class Context:
         client = Client()
         client.force_login(user or self.requester())
         return client
+
+
+@contextmanager
+def on_database(name: str | None):
+    """Run the block on database ``name`` (same server and role) instead of the configured one;
+    None: the configured one. The connection is closed on the way in and out (not timed)."""
+    if name is None:
+        yield
+        return
+    conn = connections["default"]
+    original = conn.settings_dict["NAME"]
+    conn.close()
+    conn.settings_dict["NAME"] = name
+    try:
+        yield
+    finally:
+        conn.close()
+        conn.settings_dict["NAME"] = original
 
 
 def _allow_testserver():

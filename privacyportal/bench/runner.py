@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import os
@@ -18,7 +19,9 @@ from .core import Result, Timing
 from .report import markdown_table
 
 
-def run(ctx: Context, *, only: list[str] | None = None) -> list[Result]:
+def run(ctx: Context, *, only: list[str] | None = None, snapshot=None) -> list[Result]:
+    """``snapshot``: a callable that copies the database at the small size and returns the
+    copy's name (the command's; None where the database is not the benchmark's own)."""
     modules = [
         importlib.import_module(f"{__package__}.{name}")
         for name in SCENARIO_MODULES
@@ -30,6 +33,8 @@ def run(ctx: Context, *, only: list[str] | None = None) -> list[Result]:
     if _grown_past_base(ctx):
         # A kept database (--reuse) has grown past the small size: its figures at the small
         # size were stored when it was filled (if the run that filled it measured them).
+        if snapshot is not None:
+            ctx.small_db = snapshot(existing_only=True)
         if _load_baseline(ctx):
             ctx.log("Data set already grown: figures at the small size read from the first run.")
         else:
@@ -43,11 +48,14 @@ def run(ctx: Context, *, only: list[str] | None = None) -> list[Result]:
             ledger_events=min(scale.base_ledger, scale.ledger_events),
             audit_entries=min(scale.base_audit, scale.audit_entries),
         )
+        _settle()
         for module in modules:
             if hasattr(module, "base"):
                 ctx.log(f"[base] {module.__name__.rsplit('.', 1)[-1]}")
                 results.extend(module.base(ctx) or [])
         _save_baseline(ctx)
+        if snapshot is not None:
+            ctx.small_db = snapshot()
 
     ctx.log(
         f"Data set, in full: {scale.requests:,} requests, {scale.ledger_events:,} ledger events, "
@@ -60,6 +68,7 @@ def run(ctx: Context, *, only: list[str] | None = None) -> list[Result]:
         ledger_events=scale.ledger_events,
         audit_entries=scale.audit_entries,
     )
+    _settle()
     for module in modules:
         if hasattr(module, "full"):
             ctx.log(f"[full] {module.__name__.rsplit('.', 1)[-1]}")
@@ -67,6 +76,15 @@ def run(ctx: Context, *, only: list[str] | None = None) -> list[Result]:
                 results.append(result)
                 ctx.log("  " + one_line(result))
     return results
+
+
+def _settle():
+    """Leave the data set's generation behind before timing: collect what it left and keep
+    the survivors out of later collections, as a worker that has just started would be (the
+    process has hashed a million ledger links; without this, pages measured after it ran up to
+    half as slow again as in a new process)."""
+    gc.collect()
+    gc.freeze()
 
 
 _BASELINE_TABLE = "bench_baseline"

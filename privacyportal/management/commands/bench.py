@@ -58,13 +58,16 @@ class Command(BaseCommand):
             "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
         }
         started = time.monotonic()
+        self._name = None
         if not opts["in_place"]:
             self._use_own_database(reuse=opts["reuse"])
         try:
             if not opts["in_place"]:
                 call_command("migrate", verbosity=0, interactive=False)
             ctx = Context(scale=scale, log=self._log)
-            results = runner.run(ctx, only=opts["only"])
+            results = runner.run(
+                ctx, only=opts["only"], snapshot=None if opts["in_place"] else self._snapshot
+            )
             self.stdout.write("")
             runner.report(ctx, results, self.stdout.write, opts["json"], started, opts["markdown"])
         finally:
@@ -116,8 +119,26 @@ class Command(BaseCommand):
         connections["default"].settings_dict["NAME"] = name
         self._log(f"Database {name} ({'reused' if exists and reuse else 'new'}).")
 
+    def _snapshot(self, existing_only=False):
+        """A copy of the database as it is now (the small size), beside it: ``<name>_small``.
+        With ``existing_only``, the copy a kept run left, if any."""
+        small = f"{self._name}_small"
+        connections.close_all()
+        with psycopg.connect(**self._admin_conninfo(), autocommit=True) as admin:
+            exists = admin.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", [small]
+            ).fetchone()
+            if existing_only:
+                return small if exists else None
+            if exists:
+                admin.execute(f'DROP DATABASE "{small}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{small}" TEMPLATE "{self._name}"')
+        self._log(f"Database {small}: a copy at the small size, for timing pages at both sizes.")
+        return small
+
     def _drop_own_database(self):
         connections.close_all()
         with psycopg.connect(**self._admin_conninfo(), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{self._name}" WITH (FORCE)')
-        self._log(f"Database {self._name} dropped.")
+            for name in (self._name, f"{self._name}_small"):
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self._log(f"Database {self._name} (and its small copy) dropped.")
