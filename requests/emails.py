@@ -9,6 +9,7 @@ message queued twice is sent once.
 
 import re
 from dataclasses import dataclass
+from datetime import date, datetime
 from types import SimpleNamespace
 
 from django.conf import settings
@@ -359,14 +360,21 @@ class _Batch:
                 found = self._languages[language] = self._wording()
         return found
 
+    def _local_day(self, value) -> date:
+        """The day of ``value`` in the portal's time zone; a ``date`` is that day already (a
+        sweep may read it so, ``TruncDate``, which spares parsing a time and converting it)."""
+        if isinstance(value, datetime):
+            return value.astimezone(self._zone).date()
+        return value
+
     def _date(self, language, value):
         language = language or settings.LANGUAGE_CODE
-        local = value.astimezone(self._zone)
-        key = (language, local.date())
+        day = self._local_day(value)
+        key = (language, day)
         found = self._dates.get(key)
         if found is None:
             with translation.override(language):
-                found = self._dates[key] = formats.date_format(local, "DATE_FORMAT")
+                found = self._dates[key] = formats.date_format(day, "DATE_FORMAT")
         return found
 
     def _wording(self):  # pragma: no cover - each kind of message says its own
@@ -424,13 +432,14 @@ class StaffMessages(_Batch):
     def drafts(self, key, pk, reference, subject, due_at, owners) -> list[Draft]:
         """One draft per owner, each with ``pk``, ``email`` and ``preferred_language``; ``key``
         as in ``reminders`` and ``escalation`` (``remind3``, ``overdue``)."""
-        day = due_at.astimezone(self._zone).date().isoformat()
+        local_day = self._local_day(due_at)
+        day = local_day.isoformat()
         values = {"ref": reference, "subject": subject, "days": self.days}
         out = []
         for user in owners:
             language = user.preferred_language
             subject_text, body_text, url_before, url_after = self._language(language)
-            values["due"] = self._date(language, due_at)
+            values["due"] = self._date(language, local_day)
             out.append(
                 Draft(
                     key=f"dsr:{pk}:{key}:{day}:{user.pk or 'dpo-mailbox'}",

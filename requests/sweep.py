@@ -23,6 +23,7 @@ from types import SimpleNamespace
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from notifications.services import enqueue_many
@@ -127,7 +128,9 @@ def remind(now, dpos):
             "id",
             "reference",
             "subject",
-            "due_at",
+            # The deadline's day where the portal is: all a reminder says of it, and a date
+            # costs less to read than a time with its zone (issue 14).
+            TruncDate("due_at"),
             "assignee_id",
             "assignee__email",
             "assignee__is_active",
