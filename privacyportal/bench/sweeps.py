@@ -477,10 +477,13 @@ def _reminders(ctx):
         "one INSERT ... SELECT of the outbox rows",
         2.0,
         max_peak_mb=64,
-        note=f"{expected.get('sweep', 0):,} reminders; Python's allocations peak at "
-        f"+{peak:.0f} MB (floor's resident growth +{base.peak_mb:.0f} MB)",
+        note=f"{expected.get('sweep', 0):,} reminders; memory is the peak of Python's own "
+        f"allocations (the resident size grew by +{mine.peak_mb:.0f} MB, the floor's by "
+        f"+{base.peak_mb:.0f} MB: the allocator and the driver keep buffers they reuse)",
     )
-    result.peak_mb = max(peak, mine.peak_mb)
+    # What the budget is about: whether the sweep holds the reminders it writes. The resident
+    # size also moves with the allocator's and the driver's buffers, by tens of MB either way.
+    result.peak_mb = peak
     return [result]
 
 
