@@ -88,14 +88,16 @@ def test_an_admin_add_form_saved_twice_saves_once(client, dpo):
     client.force_login(dpo)
     requester = UserFactory()
     add = reverse("admin:requests_datasubjectrequest_add")
+    # An hour ago, not "today at 09:00", which is still to come just after local midnight.
+    received = timezone.localtime() - timedelta(hours=1)
     data = {
         "requester": requester.pk,
         "kind": "access",
         "subject": "By phone",
         "description": "Asked on the phone.",
         "channel": "phone",
-        "received_at_0": timezone.localtime().strftime("%Y-%m-%d"),
-        "received_at_1": "09:00:00",
+        "received_at_0": received.strftime("%Y-%m-%d"),
+        "received_at_1": received.strftime("%H:%M:%S"),
         "_save": "Save",
     }
     first, second = send_twice(client, add, add, data)
