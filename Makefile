@@ -81,8 +81,9 @@ test: $(VENV)/.installed-dev services
 
 # The portal against its floors (docs/benchmarks.md), on a database of its own beside the test
 # database (<name>_bench, dropped afterwards): make bench SCALE=smoke|medium|large. Writes
-# var/bench-<scale>.json and the scale's table in docs/benchmarks.md; fails when a ratio is over
-# its budget at the medium and large scales. BENCH_ARGS="--keep" keeps the data, "--reuse" uses it.
+# var/bench-<scale>.json and, for medium and large, the scale's table in docs/benchmarks.md;
+# fails when a ratio is over its budget at those scales. BENCH_ARGS="--keep" keeps the data,
+# "--reuse" uses it.
 SCALE ?= medium
 BENCH_ARGS ?=
 bench: $(VENV)/.installed-dev services

@@ -69,7 +69,15 @@ class Command(BaseCommand):
                 ctx, only=opts["only"], snapshot=None if opts["in_place"] else self._snapshot
             )
             self.stdout.write("")
-            runner.report(ctx, results, self.stdout.write, opts["json"], started, opts["markdown"])
+            runner.report(
+                ctx,
+                results,
+                self.stdout.write,
+                opts["json"],
+                started,
+                # Smoke figures are noise: they go to the JSON, not into the documentation.
+                opts["markdown"] if scale.enforce else None,
+            )
         finally:
             if not opts["in_place"] and not opts["keep"]:
                 self._drop_own_database()
