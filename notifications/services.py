@@ -126,19 +126,7 @@ def enqueue(drafts: list[Draft]) -> int:
         Notification.objects.filter(key__in=[d.key for d in drafts]).values_list("key", flat=True)
     )
     rows = [
-        Notification(
-            key=d.key,
-            recipient_id=d.recipient_id,
-            to_email=d.to_email,
-            to_phone=d.to_phone,
-            sms_text=(d.sms or d.subject)[:300] if d.channel == Notification.Channel.SMS else "",
-            subject=d.subject[:200],
-            body=d.body,
-            priority=d.priority,
-            channel=d.channel,
-            url=d.url,
-            headers=dict(d.headers),
-        )
+        Notification(**dict(zip(_DRAFT_COLUMNS, _draft_values(d), strict=True)))
         for d in drafts
         if d.key not in existing
     ]
@@ -148,7 +136,8 @@ def enqueue(drafts: list[Draft]) -> int:
     return len(rows)
 
 
-_OUTBOX_COLUMNS = (
+#: The outbox columns a draft fills (``_draft_values``), then those every new row starts with.
+_DRAFT_COLUMNS = (
     "key",
     "recipient_id",
     "to_email",
@@ -160,12 +149,34 @@ _OUTBOX_COLUMNS = (
     "channel",
     "url",
     "headers",
+)
+_OUTBOX_COLUMNS = (
+    *_DRAFT_COLUMNS,
     "status",
     "attempts",
     "last_error",
     "created_at",
     "next_attempt_at",
 )
+
+
+def _draft_values(d: Draft) -> tuple:
+    """A draft's outbox values in the order of ``_DRAFT_COLUMNS``: the one place that says how a
+    draft becomes a row (the SMS text, the subject cut to its column)."""
+    sms = d.channel == Notification.Channel.SMS
+    return (
+        d.key,
+        d.recipient_id,
+        d.to_email,
+        d.to_phone,
+        (d.sms or d.subject)[:300] if sms else "",
+        d.subject[:200],
+        d.body,
+        int(d.priority),
+        str(d.channel),
+        d.url,
+        dict(d.headers),
+    )
 
 
 def enqueue_many(drafts: list[Draft]) -> int:
@@ -179,23 +190,7 @@ def enqueue_many(drafts: list[Draft]) -> int:
     fields = Notification._meta
     headers_field = fields.get_field("headers")
     now = fields.get_field("created_at").get_db_prep_save(timezone.now(), connection)
-    sms = Notification.Channel.SMS.value
-    rows = [
-        (
-            d.key,
-            d.recipient_id,
-            d.to_email,
-            d.to_phone,
-            (d.sms or d.subject)[:300] if d.channel == sms else "",
-            d.subject[:200],
-            d.body,
-            int(d.priority),
-            str(d.channel),
-            d.url,
-            json.dumps(dict(d.headers)) if d.headers else "{}",
-        )
-        for d in drafts
-    ]
+    rows = [_draft_values(d) for d in drafts]
     constant = (Notification.Status.PENDING.value, 0, "", now, now)
     quote = connection.ops.quote_name
     columns = ", ".join(quote(name) for name in _OUTBOX_COLUMNS)
@@ -206,7 +201,8 @@ def enqueue_many(drafts: list[Draft]) -> int:
         if connection.vendor == "postgresql":
             # The rows as one JSON document: a statement of a few parameters whatever the number
             # of rows (binding a VALUES list of 16,000 parameters, or one array per column, costs
-            # the driver more than the insert costs the database).
+            # the driver more than the insert costs the database). The headers are an object in
+            # it, whose text ->> gives back for the jsonb column.
             cursor.execute(
                 insert + "SELECT r->>0, (r->>1)::bigint, r->>2, r->>3, r->>4, r->>5, r->>6, "
                 "(r->>7)::smallint, r->>8, r->>9, (r->>10)::jsonb, %s, %s, %s, %s, %s "
@@ -228,7 +224,7 @@ def enqueue_many(drafts: list[Draft]) -> int:
                         for row in part
                         for value in (
                             *row[:10],
-                            headers_field.get_db_prep_save(json.loads(row[10]), connection),
+                            headers_field.get_db_prep_save(row[10], connection),
                             *constant,
                         )
                     ],
