@@ -30,7 +30,6 @@ from django.utils.translation import gettext_lazy as _
 from accounts.display import names_shown, person_label
 from accounts.display import reference as account_reference
 from lib.admin import (
-    CappedCountPaginator,
     KeysetChangeList,
     KeysetPaginationMixin,
     ObjectAction,
@@ -506,9 +505,8 @@ class QueueChangeList(KeysetChangeList):
 #: The suffix of the annotations that carry a person's phone number as stored text.
 PHONE_TEXT = "_phone_text"
 
-#: The columns of ``QueueRows`` as one tuple a row: the request's columns, then each person's
-#: (``QueueRows.person_columns``).
-QUEUE_ROW_VALUES = (
+#: The request's columns the queue's cells read, and the people's.
+_REQUEST_COLUMNS = (
     "id",
     "reference",
     "kind",
@@ -518,11 +516,17 @@ QUEUE_ROW_VALUES = (
     "due_at",
     "due_provisional",
     "answered_on_time",
-    "requester_id",
-    "assignee_id",
+)
+_PEOPLE = ("requester", "assignee")
+
+#: The columns of ``QueueRows`` as one tuple a row: the request's columns, then each person's
+#: (``QueueRows.person_columns``).
+QUEUE_ROW_VALUES = (
+    *_REQUEST_COLUMNS,
+    *(f"{person}_id" for person in _PEOPLE),
     *(
         f"{person}_{name}"
-        for person in ("requester", "assignee")
+        for person in _PEOPLE
         for name in ("username", "erased_at", PHONE_TEXT.lstrip("_"))
     ),
 )
@@ -581,22 +585,9 @@ class QueueRows:
     #: What the cells read: the list loads only these columns (of the request and the two
     #: people), not the descriptions, answers and details of 50 requests.
     fields = (
-        "id",
-        "reference",
-        "kind",
-        "state",
-        "subject",
-        "received_at",
-        "due_at",
-        "due_provisional",
-        "answered_on_time",
-        "requester",
-        "assignee",
-        *(
-            f"{person}__{name}"
-            for person in ("requester", "assignee")
-            for name in ("username", "phone", "erased_at")
-        ),
+        *_REQUEST_COLUMNS,
+        *_PEOPLE,
+        *(f"{person}__{name}" for person in _PEOPLE for name in ("username", "phone", "erased_at")),
     )
 
     #: The same as one ``QueueRow`` a row (``QueueChangeList``).
@@ -607,7 +598,7 @@ class QueueRows:
         """The annotations of ``values`` that carry the two people's columns (the same joins
         as ``list_select_related``), phone numbers as their stored text."""
         columns = {}
-        for person in ("requester", "assignee"):
+        for person in _PEOPLE:
             columns[f"{person}_username"] = F(f"{person}__username")
             columns[f"{person}_erased_at"] = F(f"{person}__erased_at")
             columns[f"{person}{PHONE_TEXT}"] = Cast(f"{person}__phone", CharField())
@@ -744,9 +735,8 @@ class DataSubjectRequestAdmin(
     list_filter = (StatusFilter, DeadlineFilter, AssigneeFilter, "kind", "channel", ClosedFilter)
     list_select_related = ("requester", "assignee")
     search_fields = ("=reference", "=requester__phone", "requester__email", "subject")
-    show_full_result_count = False
-    paginator = CappedCountPaginator  # "more than 10,000" on a large installation
-    # In its default order the queue pages by cursor on (due_at, id) (lib.admin, issue 14).
+    # In its default order the queue pages by cursor on (due_at, id), and counts no further
+    # than "more than 10,000" (KeysetPaginationMixin, lib.admin, issue 14).
     list_per_page = 50
     ordering = ("due_at", "id")  # total order: served by the (due_at, id) indexes
     autocomplete_fields = ("requester",)
