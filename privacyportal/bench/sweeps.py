@@ -11,6 +11,7 @@ rows equal the sweep's, so the floor is the same work and not a shortcut.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import tracemalloc
 from datetime import timedelta
@@ -292,36 +293,56 @@ def _ack_floor(now):
 
 
 def _acknowledgement(ctx):
-    results, per_row = [], {}
     checks = _SameOutput("dsr:%:ack")
     batch = settings.SLA_SWEEP_BATCH_SIZE
+
+    def ours(n):
+        assert sweep.acknowledge(timezone.now(), batch) == n
+        checks.after("sweep")
+
+    def floor(n):
+        _ack_floor(timezone.now())
+        checks.after("floor")
+
+    results = _at_two_sizes(
+        ctx,
+        key="sweep.ack",
+        title="SLA sweep: acknowledge {n:,} requests",
+        linear_title="SLA sweep: acknowledgement",
+        floor_label="one UPDATE + INSERT ... SELECT of events and outbox rows",
+        per="a request",
+        ours=ours,
+        floor=floor,
+        setup=_ack_setup,
+    )
+    _delete_requests(ACK_PREFIX, "dsr:%:ack")
+    return results
+
+
+def _at_two_sizes(ctx, *, key, title, linear_title, floor_label, per, ours, floor, setup):
+    """A sweep step and its floor at ``sweep_small`` and ``sweep_large`` due rows (``ours(n)``,
+    ``floor(n)``, ``setup(n)``): the budget of 2x at the large size, then the time per row at
+    the two sizes (linearity)."""
+    results, per_row = [], {}
     for n in (ctx.scale.sweep_small, ctx.scale.sweep_large):
-        ctx.log(f"  acknowledgement of {n:,} requests ...")
+        ctx.log(f"  {title.format(n=n)} ...")
         repeat = ctx.repeat if n == ctx.scale.sweep_small else min(ctx.repeat, 3)
-
-        def ours():
-            assert sweep.acknowledge(timezone.now(), batch) == n  # noqa: B023
-            checks.after("sweep")
-
-        def floor():
-            _ack_floor(timezone.now())
-            checks.after("floor")
-
-        mine, base = compare(ours, floor, repeat=repeat, setup=_ack_setup(n))
+        mine, base = compare(
+            functools.partial(ours, n), functools.partial(floor, n), repeat=repeat, setup=setup(n)
+        )
         per_row[n] = mine.median_ms / n
         results.append(
             timed_result(
-                f"sweep.ack.{n}",
-                f"SLA sweep: acknowledge {n:,} requests",
+                f"{key}.{n}",
+                title.format(n=n),
                 mine,
                 base,
-                "one UPDATE + INSERT ... SELECT of events and outbox rows",
+                floor_label,
                 2.0 if n == ctx.scale.sweep_large else None,
-                note=f"{mine.median_ms * 1000 / n:,.0f} µs a request",
+                note=f"{mine.median_ms * 1000 / n:,.0f} µs {per}",
             )
         )
-    results.append(_linearity("sweep.ack", "SLA sweep: acknowledgement", per_row, ctx))
-    _delete_requests(ACK_PREFIX, "dsr:%:ack")
+    results.append(_linearity(key, linear_title, per_row, ctx))
     return results
 
 
@@ -555,30 +576,18 @@ def _retention_floor(now):
 
 
 def _retention(ctx):
-    results, per_row = [], {}
-    for n in (ctx.scale.sweep_small, ctx.scale.sweep_large):
-        ctx.log(f"  retention sweep over {n:,} SMS codes ...")
-        repeat = ctx.repeat if n == ctx.scale.sweep_small else min(ctx.repeat, 3)
+    def ours(n):
+        result = retention.sweep(categories=[RETENTION_CATEGORY])
+        assert result.erased == n, result
 
-        def ours():
-            result = retention.sweep(categories=[RETENTION_CATEGORY])
-            assert result.erased == n, result  # noqa: B023
-
-        def floor():
-            _retention_floor(timezone.now())
-
-        mine, base = compare(ours, floor, repeat=repeat, setup=_retention_setup(n))
-        per_row[n] = mine.median_ms / n
-        results.append(
-            timed_result(
-                f"sweep.retention.{n}",
-                f"Retention sweep: {n:,} expired SMS codes",
-                mine,
-                base,
-                "one DELETE ... RETURNING + the erasure record",
-                2.0 if n == ctx.scale.sweep_large else None,
-                note=f"{mine.median_ms * 1000 / n:,.0f} µs a row",
-            )
-        )
-    results.append(_linearity("sweep.retention", "Retention sweep", per_row, ctx))
-    return results
+    return _at_two_sizes(
+        ctx,
+        key="sweep.retention",
+        title="Retention sweep: {n:,} expired SMS codes",
+        linear_title="Retention sweep",
+        floor_label="one DELETE ... RETURNING + the erasure record",
+        per="a row",
+        ours=ours,
+        floor=lambda n: _retention_floor(timezone.now()),
+        setup=_retention_setup,
+    )
