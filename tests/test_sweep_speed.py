@@ -74,17 +74,7 @@ def requests_in_both_languages(clock):
 def test_acknowledgement_drafts_equal_the_per_message_rendering(requests_in_both_languages):
     batch = emails.Acknowledgements()
     for req in requests_in_both_languages:
-        user = req.requester
-        fast = batch.draft(
-            req.pk,
-            req.reference,
-            req.subject,
-            req.due_at,
-            user.pk,
-            user.email,
-            user.preferred_language,
-        )
-        assert fast == emails.acknowledgement(req)
+        assert batch.draft(*_ack_values(req)) == emails.acknowledgement(req)
     languages = {
         (d.subject[:2]) for d in [batch.draft(*_ack_values(r)) for r in requests_in_both_languages]
     }
