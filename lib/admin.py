@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -25,13 +24,11 @@ from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR, ChangeList
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.core.signals import setting_changed
 from django.db.models import Q
-from django.dispatch import receiver
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import get_script_prefix, get_urlconf, path, reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
@@ -39,6 +36,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .forms import ConfirmForm
+from .urls import reverse_once
 
 
 class EvidenceAdminMixin:
@@ -303,9 +301,7 @@ class ObjectActionsMixin:
 
 def person_url(user_id) -> str:
     """The admin page that shows everything about one person (privacyportal/person.py)."""
-    # A list links every row to a person: the URL is reversed once per URLconf and script
-    # prefix, then filled in (reversing costs more than the rest of the cell, issue 14).
-    head, tail = _person_url_parts(get_urlconf(), get_script_prefix())
+    head, tail = person_url_parts()
     return f"{head}{int(user_id)}{tail}"
 
 
@@ -313,21 +309,12 @@ _PERSON_ID_MARK = 918273645
 
 
 def person_url_parts() -> tuple[str, str]:
-    """(head, tail) of the person page's URL: ``head + str(user_id) + tail``."""
-    return _person_url_parts(get_urlconf(), get_script_prefix())
-
-
-@lru_cache(maxsize=16)
-def _person_url_parts(urlconf, script_prefix) -> tuple[str, str]:
-    url = reverse("admin:person", args=[_PERSON_ID_MARK], urlconf=urlconf)
-    head, _mark, tail = url.partition(str(_PERSON_ID_MARK))
+    """(head, tail) of the person page's URL: ``head + str(user_id) + tail``. A list links every
+    row to a person: the URL is reversed once (``lib.urls``), then filled in."""
+    head, _mark, tail = reverse_once("admin:person", (_PERSON_ID_MARK,)).partition(
+        str(_PERSON_ID_MARK)
+    )
     return head, tail
-
-
-@receiver(setting_changed)
-def _forget_person_url(*, setting, **kwargs):
-    if setting == "ROOT_URLCONF":  # (tests that mount the URLs elsewhere)
-        _person_url_parts.cache_clear()
 
 
 def person_link(user) -> str:

@@ -7,21 +7,19 @@ on time is an SVG drawn here, so it needs no script and passes the Content-Secur
 """
 
 from dataclasses import dataclass
-from functools import lru_cache
 from urllib.parse import urlencode
 
 from django.apps import apps
-from django.core.signals import setting_changed
 from django.db import connection
 from django.db.models import Aggregate, Count, DurationField, F, Q
 from django.db.models.functions import TruncMonth
-from django.dispatch import receiver
-from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from lib.dates import month_start, months_back
+from lib.urls import reverse_once
 
 #: Size of the chart, in SVG user units (it scales to the page's width).
 CHART_WIDTH, CHART_HEIGHT, CHART_TOP, CHART_BOTTOM = 720, 200, 24, 36
@@ -37,21 +35,9 @@ class Median(Aggregate):
 
 
 def _changelist(app_label, model_name, **params) -> str:
-    url = _changelist_url(app_label, model_name, get_urlconf(), get_script_prefix())
+    # ~50 figures link to filtered lists of a few models: each list's address is reversed once.
+    url = reverse_once(f"admin:{app_label}_{model_name}_changelist")
     return f"{url}?{urlencode(params)}" if params else url
-
-
-@lru_cache(maxsize=64)
-def _changelist_url(app_label, model_name, urlconf, script_prefix) -> str:
-    # The dashboard links ~50 figures to filtered lists of a few models: each list's address
-    # is reversed once per URLconf and script prefix, not once per figure (issue 14).
-    return reverse(f"admin:{app_label}_{model_name}_changelist", urlconf=urlconf)
-
-
-@receiver(setting_changed)
-def _forget_changelist_urls(*, setting, **kwargs):
-    if setting == "ROOT_URLCONF":  # (tests that mount the URLs elsewhere)
-        _changelist_url.cache_clear()
 
 
 def open_by_state_and_kind() -> dict:

@@ -1,0 +1,3 @@
+"""A URLconf without the admin, for tests/test_lib_urls.py."""
+
+urlpatterns = []
