@@ -35,6 +35,7 @@ def test_dpo_takes_request_to_completed_while_requester_follows(live_server, bro
     user_page.fill("[name=username]", requester.email)
     user_page.fill("[name=password]", PASSWORD)
     user_page.get_by_role("button", name="Sign in").click()
+    user_page.wait_for_url(f"{base}/account/")
     user_page.goto(f"{base}/account/requests/{req.reference}/")
     assert user_page.locator(".summary .state").inner_text() == "Submitted"
 

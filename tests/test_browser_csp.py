@@ -130,7 +130,7 @@ def test_public_pages_signed_out_break_no_rule_of_the_policy(live_server, browse
     # The cookie banner's script opens its dialog.
     watch.visit("/account/login/")
     page.locator("[data-cookie-settings]").click()
-    assert page.locator("#pp-cookie-dialog").is_visible()
+    expect(page.locator("#pp-cookie-dialog")).to_be_visible()
     page.locator("[data-cookie-close]").click()
     # Its forms post to the site and come back (form-action 'self' holds across the redirect).
     with page.expect_navigation():
@@ -251,7 +251,7 @@ def test_admin_as_staff_breaks_no_rule_of_the_policy(live_server, browser, demo)
     # The date picker and the "Today" shortcut of a date field.
     watch.visit(reverse("admin:requests_calendaroverride_add"))
     page.locator(".field-date .date-icon").click()
-    assert page.locator(".calendarbox").first.is_visible()
+    expect(page.locator(".calendarbox").first).to_be_visible()
     page.locator(".field-date .datetimeshortcuts a").first.click()
     assert page.locator("#id_date").input_value()
 

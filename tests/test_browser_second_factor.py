@@ -61,6 +61,7 @@ def test_new_staff_member_enrols_on_a_phone_and_signs_in_again_with_a_code(live_
     time.sleep(1.1)  # django-otp's back-off after a wrong code
     page.fill("[name=code]", code_from_secret(secret))
     page.locator("#second-factor-form input[type=submit]").click()
+    page.wait_for_selector("#backup-codes code")
     codes = page.locator("#backup-codes code").all_inner_texts()
     assert len(codes) == 10
     assert "shown only this once" in page.content()

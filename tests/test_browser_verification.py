@@ -30,6 +30,7 @@ def sign_in_admin(browser, base, email):
 def approve(page, base, verification):
     page.goto(f"{base}/admin/verification/verification/{verification.pk}/change/")
     page.get_by_role("link", name="Approve", exact=True).click()
+    page.wait_for_url("**/approve/**")
     if page.locator("[name=confirm]").count():
         page.check("[name=confirm]")
     page.locator("input[type=submit].default").click()
@@ -71,6 +72,7 @@ def test_dpo_and_a_second_reviewer_approve_the_demo_enterprise(live_server, brow
     bob.fill("[name=username]", "bob@example.com")
     bob.fill("[name=password]", PASSWORD)
     bob.get_by_role("button", name="Sign in").click()
+    bob.wait_for_url(f"{base}/account/")
     bob.goto(f"{base}/account/verification/")
     assert "Approved" in bob.content()
     assert "91110108MA01B2C344" not in bob.content()  # masked for the owner too
