@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -32,7 +33,7 @@ from auditlog.context import disable_auditlog
 from auditlog.models import AbstractLogEntry
 from auditlog.registry import auditlog
 from django.conf import settings
-from django.db import connections, models, router, transaction
+from django.db import DatabaseError, connections, models, router, transaction
 from django.db.models import Expression, Func, Q, Subquery
 from django.db.models.deletion import Collector
 from django.db.models.sql import DeleteQuery, UpdateQuery
@@ -289,9 +290,13 @@ class _SetBasedBatches:
     batch runs the same SQL (the next rows of the same candidates), so it is compiled once, in
     the first batch's transaction (a locking query compiles only inside one)."""
 
-    def __init__(self, rule, decl: Declaration, mode: str, qs, batch_size, now):
+    def __init__(self, rule, decl: Declaration, mode: str, qs, batch_size, now, *, claim=True):
         self.rule, self.decl, self.mode, self.now = rule, decl, mode, now
         self.qs, self.batch_size = qs, batch_size
+        #: Whether each batch claims its rows first (FOR UPDATE SKIP LOCKED), leaving rows
+        #: another sweep holds to that sweep. Not needed by the only sweep of the rule
+        #: (``_only_sweep``): its statement takes the rows without writing a lock on each.
+        self.claim = claim
         self.using = router.db_for_write(decl.model_class)
         self.connection = connections[self.using]
         self.owner = _owner_column(decl)
@@ -313,21 +318,33 @@ class _SetBasedBatches:
         owners = _owners(self.owner, pks, [row[1] for row in rows] if self.owner else [])
         return pks, ([], owners, None)
 
+    def claim_from_now(self) -> bool:
+        """After a batch shorter than asked for: whether to go on. A batch that did not claim
+        its rows may have come back short because another sweep held some of them; the next
+        batches claim theirs (SKIP LOCKED), and a short one of those ends the run."""
+        if self.claim:
+            return False
+        self.claim, self.sql = True, None  # compiled again, with FOR UPDATE SKIP LOCKED
+        return True
+
     def _compile(self):
         rule, decl, mode, now = self.rule, self.decl, self.mode, self.now
         model = decl.model_class
-        batch = self.qs.order_by(*_batch_order(rule, decl)).select_for_update(
-            skip_locked=True,
-            of=("self",),  # rows another sweep holds are its own
-        )
+        batch = self.qs.order_by(*_batch_order(rule, decl))
+        if self.claim:
+            batch = batch.select_for_update(
+                skip_locked=True,
+                of=("self",),  # rows another sweep holds are its own
+            )
         if self.connection.vendor == "postgresql":
-            # "ctid = ANY(ARRAY(batch))": the rows the batch locked are found by their address
-            # (a TID scan), where "pk IN (batch)" reads the whole table for a join and "pk =
-            # ANY(...)" walks the primary key's index once more for each row. A locked row
-            # cannot move or be vacuumed before the statement ends, and should it have been
-            # updated since, the DELETE's recheck simply leaves it to the next batch. The key
-            # is selected too: it is what makes Django lock only this table's rows (FOR
-            # UPDATE OF), not those of tables the clock or the holds join.
+            # "ctid = ANY(ARRAY(batch))": the rows the batch found (and locked, when it
+            # claims them) are found again by their address (a TID scan), where "pk IN
+            # (batch)" reads the whole table for a join and "pk = ANY(...)" walks the primary
+            # key's index once more for each row. A row seen by the statement cannot be
+            # vacuumed before it ends, and should it have been updated since, the DELETE's
+            # recheck simply leaves it to the next batch. The key is selected too: it is what
+            # makes Django lock only this table's rows (FOR UPDATE OF), not those of tables
+            # the clock or the holds join.
             batch = batch.annotate(_row=_RowAddress()).values("_row", "pk")[: self.batch_size]
             target = model._base_manager.using(self.using).filter(
                 Func(
@@ -428,6 +445,37 @@ class _SetBasedBatches:
         )
         record._state.adding = False
         return pks, ([], _owners(self.owner, pks, owner_values or []), record)
+
+
+#: The first key of the sweep's advisory locks (``_only_sweep``), the rule's id the second: "RET1".
+_ADVISORY_CLASS = 0x52455431
+
+
+@contextmanager
+def _only_sweep(rule, connection):
+    """Whether this is the only sweep of ``rule`` now (PostgreSQL: a session advisory lock on
+    the rule, held while the rule runs, released after it or with the connection). The only
+    sweep takes its batches without first locking each row: a lock written on every row costs
+    about as much as the DELETE that follows it. A second sweep that starts meanwhile does not
+    get the lock and claims its batches with SKIP LOCKED; the only sweep's DELETE waits for the
+    rows that one holds and, once they are gone, leaves them out of its batch, and after a
+    short batch it claims its rows too (``_SetBasedBatches.claim_from_now``). Each row is
+    erased, and recorded, by the statement that deleted it: once."""
+    if connection.vendor != "postgresql":
+        yield False  # (one writer at a time)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_ADVISORY_CLASS, rule.pk])
+        alone = cursor.fetchone()[0]
+    try:
+        yield alone
+    finally:
+        if alone:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_ADVISORY_CLASS, rule.pk])
+            except DatabaseError:  # a lost connection took the lock with it
+                logger.warning("Retention rule %s: advisory lock not released", rule.category)
 
 
 def _owners(owner_column, pks, values):
@@ -565,39 +613,49 @@ def run_rule(rule, holds, now, *, dry_run=False, batch_size=None) -> RuleRun:
         return run
     for decl, part, qs in plans:
         size = batch_size or settings.RETENTION_SWEEP_BATCH_SIZE
-        set_based = None
         if _set_based(rule, decl, part.mode):
-            set_based = _SetBasedBatches(rule, decl, part.mode, qs, size, now)
-        elif not batch_size:
-            size = min(size, ROW_BY_ROW_BATCH_SIZE)
-        while True:
-            with transaction.atomic():
-                if set_based:
-                    pks, applied = set_based.take()
-                else:
-                    applied = None
-                    pks = list(
-                        qs.order_by("pk")
-                        .select_for_update(skip_locked=True, of=("self",))
-                        .values_list("pk", flat=True)[:size]
-                    )
-                if not pks:
-                    break
-                _erase_batch(rule, decl, part.mode, pks, now, applied)
-            part.erased += len(pks)
-            part.batches += 1
-            if len(pks) < size:
-                break
-            if part.candidates < limit and part.erased >= part.candidates:
-                # Every row counted (exactly, below the cap) is done: no last round trip to
-                # find the batch empty. Rows that came due since wait for the next run.
-                break
+            connection = connections[router.db_for_write(decl.model_class)]
+            with _only_sweep(rule, connection) as alone:
+                batches = _SetBasedBatches(rule, decl, part.mode, qs, size, now, claim=not alone)
+                _erase_in_batches(rule, decl, part, qs, size, now, limit, batches)
+        else:
+            size = size if batch_size else min(size, ROW_BY_ROW_BATCH_SIZE)
+            _erase_in_batches(rule, decl, part, qs, size, now, limit)
     if rule.waiting_count is not None or rule.confirmed_until:
         # Done: a later large run needs a new confirmation.
         RetentionRule.objects.filter(pk=rule.pk).update(
             waiting_count=None, waiting_since=None, confirmed_until=None
         )
     return run
+
+
+def _erase_in_batches(rule, decl, part, qs, size, now, limit, set_based=None) -> None:
+    """Erase the rows ``qs`` of one declaration, ``size`` at a time, each batch its own
+    transaction: by one statement each (``set_based``) or row by row."""
+    while True:
+        with transaction.atomic():
+            if set_based:
+                pks, applied = set_based.take()
+            else:
+                applied = None
+                pks = list(
+                    qs.order_by("pk")
+                    .select_for_update(skip_locked=True, of=("self",))
+                    .values_list("pk", flat=True)[:size]
+                )
+            if pks:
+                _erase_batch(rule, decl, part.mode, pks, now, applied)
+        if pks:
+            part.erased += len(pks)
+            part.batches += 1
+        if part.candidates < limit and part.erased >= part.candidates:
+            # Every row counted (exactly, below the cap) is done: no last round trip to
+            # find the batch empty. Rows that came due since wait for the next run.
+            break
+        if len(pks) < size:
+            if set_based is not None and set_based.claim_from_now():
+                continue
+            break
 
 
 def sweep(now=None, *, dry_run=False, categories=None, batch_size=None) -> SweepResult:

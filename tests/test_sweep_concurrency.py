@@ -1,6 +1,8 @@
-"""Two sweeps at once over the same backlog (issue 14): each takes its batches with SKIP LOCKED,
-so every request is acknowledged exactly once, with one event and one message, and every
-expired row is erased by one of them, recorded once. Two threads, each with its own database
+"""Two sweeps at once over the same backlog (issue 14): each takes its batches with SKIP LOCKED
+(the retention sweep that runs a rule alone takes them without locking each row, and its
+DELETE leaves out the rows another sweep holds), so every request is acknowledged exactly
+once, with one event and one message, and every expired row is erased by one of them,
+recorded once. Two threads, each with its own database
 connection, on PostgreSQL."""
 
 import threading
@@ -8,7 +10,8 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import PhoneCode
@@ -130,3 +133,67 @@ def test_two_retention_sweeps_erase_every_expired_row_once(monkeypatch):
         for pk in keys["accounts.PhoneCode"]
     ]
     assert sorted(recorded) == sorted(codes)  # each row in exactly one record
+
+
+def _sms_rule():
+    rule, _ = RetentionRule.objects.get_or_create(
+        category="sms_codes",
+        defaults={"period_days": 1, "clock": "created", "action": "delete", "legal_basis": "-"},
+    )
+    return rule
+
+
+def test_only_one_retention_sweep_of_a_rule_runs_without_claiming_rows():
+    rule = _sms_rule()
+    other = connections.create_connection("default")  # a second worker's connection
+    try:
+        with (
+            retention._only_sweep(rule, connection) as first,
+            retention._only_sweep(rule, other) as second,
+        ):
+            assert first is True
+            assert second is False  # it claims its rows with SKIP LOCKED
+        with retention._only_sweep(rule, other) as later:
+            assert later is True  # released when the first run ended
+    finally:
+        other.close()
+
+
+def _erasing_statements(rule, expected):
+    with CaptureQueriesContext(connection) as queries:
+        run = retention.run_rule(rule, Holds.now(), timezone.now(), batch_size=BATCH)
+    assert run.erased == expected
+    return [q["sql"] for q in queries if "DELETE FROM" in q["sql"]]
+
+
+def test_the_only_sweep_deletes_without_row_locks_and_a_second_one_skips_locked_rows():
+    rule = _sms_rule()
+    sms_codes("+8613912345678", 25)
+    statements = _erasing_statements(rule, 25)
+    assert len(statements) == 3  # 10 + 10 + 5: every row counted is done
+    assert not any("FOR UPDATE" in sql for sql in statements)
+
+    # A run past the rule's cap (confirmed) cannot know when it is done but by a short batch,
+    # which may be short for rows another sweep held: one more batch, claiming, finds none.
+    RetentionRule.objects.filter(pk=rule.pk).update(
+        cap=20, confirmed_until=timezone.now() + timedelta(days=1)
+    )
+    rule.refresh_from_db()
+    sms_codes("+8613912345678", 25)
+    statements = _erasing_statements(rule, 25)
+    assert len(statements) == 4
+    assert not any("FOR UPDATE" in sql for sql in statements[:3])
+    assert "SKIP LOCKED" in statements[3]
+
+    RetentionRule.objects.filter(pk=rule.pk).update(cap=1000)
+    sms_codes("+8613912345679", 25)
+    other = connections.create_connection("default")
+    try:
+        with retention._only_sweep(rule, other) as first:  # another sweep of the rule runs
+            assert first
+            rule.refresh_from_db()
+            statements = _erasing_statements(rule, 25)
+    finally:
+        other.close()
+    assert statements
+    assert all("FOR UPDATE" in sql and "SKIP LOCKED" in sql for sql in statements)
