@@ -126,8 +126,9 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "consent.context_processors.cookie_consent",
             ],
-            # {% once_token %} in every form that creates or changes something (accounts.once).
-            "builtins": ["accounts.templatetags.once"],
+            # {% once_token %} in every form that creates or changes something (accounts.once);
+            # {% frame %} around the parts of a page that are the same for everyone (lib.frames).
+            "builtins": ["accounts.templatetags.once", "lib.frames"],
         },
     },
 ]
