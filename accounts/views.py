@@ -277,7 +277,9 @@ def logout_view(request):
 @login_required
 def center(request):
     """The account center's home: profile summary and the latest requests."""
-    recent = request.user.data_requests.order_by("-received_at")[:5]
+    recent = request.user.data_requests.only("requester", "reference", "subject", "state").order_by(
+        "-received_at"
+    )[:5]
     has_photo = ProfilePhoto.objects.filter(user=request.user).exists()
     return render(
         request,

@@ -1,6 +1,6 @@
 """The announcement of a breach incident to the people affected (SEC-1), shown on every
 account-center page (``templates/base.html``) until they close it. Anonymous visitors cost
-no query; a signed-in user one."""
+no query; a signed-in user one, and a second when there is something to announce."""
 
 from django import template
 from django.utils import translation
@@ -19,11 +19,16 @@ def incident_announcements(context):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"announcements": []}
-    deliveries = list(
-        IncidentDelivery.objects.filter(user=user, announced=True, seen_at__isnull=True)
-        .select_related("incident")
-        .order_by("-created_at")[:MAX_SHOWN]
+    # Most pages have nothing to announce: their one query reads a key, not two whole rows.
+    shown = list(
+        IncidentDelivery.objects.filter(user_id=user.pk, announced=True, seen_at__isnull=True)
+        .order_by("-created_at")
+        .values_list("pk", flat=True)[:MAX_SHOWN]
     )
+    if not shown:
+        return {"announcements": []}
+    deliveries = IncidentDelivery.objects.filter(pk__in=shown).select_related("incident")
+    deliveries = sorted(deliveries, key=lambda d: shown.index(d.pk))
     language = translation.get_language()
     return {
         "request": request,

@@ -16,7 +16,10 @@ register = template.Library()
 def verification_card(context):
     user = context["request"].user
     return {
-        "latest": user.verifications.order_by("-submitted_at").first(),
+        # What the card shows, and nothing more: the sealed document numbers stay sealed.
+        "latest": user.verifications.only("user_id", "kind", "status", "submitted_at")
+        .order_by("-submitted_at")
+        .first(),
         "restricted": service.is_restricted(user),
     }
 
