@@ -52,6 +52,29 @@ def _batches(queryset, batch_size):
             return
 
 
+def _mark(ids, name, now, *, only_if_unset=False) -> None:
+    """Set the time ``name`` of a batch's requests: on PostgreSQL the ids go as one array
+    parameter, like ``_add_events``' (a thousand separate ones cost more than the update)."""
+    if connection.vendor != "postgresql":
+        rows = DataSubjectRequest.objects.filter(pk__in=ids)
+        if only_if_unset:
+            rows = rows.filter(**{f"{name}__isnull": True})
+        rows.update(**{name: now})
+        return
+    meta = DataSubjectRequest._meta
+    quote = connection.ops.quote_name
+    field = meta.get_field(name)
+    column = quote(field.column)
+    statement = (
+        f"UPDATE {quote(meta.db_table)} SET {column} = %s "  # noqa: S608
+        f"WHERE {quote(meta.pk.column)} = ANY(%s)"
+    )
+    if only_if_unset:
+        statement += f" AND {column} IS NULL"
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [field.get_db_prep_save(now, connection), list(ids)])
+
+
 def _add_events(ids, kind, public, now):
     """One event per request, written by the database from the ids (INSERT ... SELECT): no
     model instance per row."""
@@ -100,9 +123,7 @@ def acknowledge(now, batch_size):
     count = 0
     for rows in _batches(pending, batch_size):
         ids = [row[0] for row in rows]
-        DataSubjectRequest.objects.filter(pk__in=ids, acknowledged_at__isnull=True).update(
-            acknowledged_at=now
-        )
+        _mark(ids, "acknowledged_at", now, only_if_unset=True)
         _add_events(ids, RequestEvent.Kind.ACKNOWLEDGED.value, True, now)
         enqueue_many([messages.draft(*row) for row in rows])
         count += len(rows)
@@ -171,7 +192,7 @@ def escalate(now, batch_size, dpos):
     count = 0
     for rows in _batches(overdue, batch_size):
         ids = [row[0] for row in rows]
-        DataSubjectRequest.objects.filter(pk__in=ids).update(escalated_at=now)
+        _mark(ids, "escalated_at", now)
         _add_events(ids, RequestEvent.Kind.ESCALATED.value, False, now)
         enqueue_many([draft for row in rows for draft in messages.drafts("overdue", *row, dpos)])
         count += len(rows)
