@@ -41,28 +41,27 @@ class FrameNode(template.Node):
             *(value.resolve(context) for value in self.vary_on),
         )
         try:
-            return _kept[key]
-        except (KeyError, TypeError):  # TypeError: a value that cannot be a key
-            pass
-        html = self.nodelist.render(context)
-        try:
+            html = _kept.get(key)
+        except TypeError:  # a value that cannot be a key: rendered every time
+            return self.nodelist.render(context)
+        if html is None:
+            html = self.nodelist.render(context)
             if len(_kept) < MAX_KEPT:
                 _kept[key] = html
-        except TypeError:
-            pass
         return html
 
 
 @register.tag("frame")
 def do_frame(parser, token):
     bits = token.split_contents()
-    if len(bits) < 2 or bits[1][0] not in "\"'" or bits[1][-1] != bits[1][0]:
+    name = bits[1] if len(bits) > 1 else ""
+    if len(name) < 2 or name[0] not in "\"'" or name[-1] != name[0]:
         raise template.TemplateSyntaxError(
             f"'{bits[0]}' takes a quoted name, then the values the part varies with."
         )
     nodelist = parser.parse(("endframe",))
     parser.delete_first_token()
-    return FrameNode(nodelist, bits[1][1:-1], [parser.compile_filter(bit) for bit in bits[2:]])
+    return FrameNode(nodelist, name[1:-1], [parser.compile_filter(bit) for bit in bits[2:]])
 
 
 def forget() -> None:

@@ -91,6 +91,7 @@ def test_no_more_than_max_kept_frames_are_kept(monkeypatch):
         "{% frame %}x{% endframe %}",
         "{% frame name %}x{% endframe %}",
         '{% frame "x %}{% endframe %}',
+        '{% frame " %}{% endframe %}',
     ],
 )
 def test_a_frame_needs_a_quoted_name(source):
