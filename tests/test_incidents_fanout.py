@@ -3,6 +3,7 @@ crash half-way and its resumption), the three channels, the person's language, a
 announcement in the account center shown to the people affected only."""
 
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
@@ -220,6 +221,24 @@ def test_the_announcement_shows_to_the_people_affected_only(client):
     assert IncidentDelivery.objects.get().seen_at is not None
     # The notice stays readable at its own address.
     assert client.get(reverse("incidents:notice", args=[incident.pk])).status_code == 200
+
+
+def test_the_three_newest_announcements_show_newest_first(client):
+    person = UserFactory()
+    incidents = [IncidentFactory() for _ in range(4)]
+    for incident in incidents:
+        affected(incident, [person])
+        fanout.run(start(incident, by_announcement=True).pk)
+    IncidentDelivery.objects.filter(incident=incidents[1]).update(
+        created_at=IncidentDelivery.objects.get(incident=incidents[3]).created_at
+        + timedelta(minutes=1)
+    )
+    client.force_login(person)
+    page = client.get(reverse("accounts:center")).content.decode()
+    shown = [i for i in incidents if i.reference in page]
+    assert shown == [incidents[1], incidents[2], incidents[3]]  # the oldest is not shown
+    positions = [page.index(i.reference) for i in (incidents[1], incidents[3], incidents[2])]
+    assert positions == sorted(positions)
 
 
 def test_the_announcement_is_in_the_pages_language(client):

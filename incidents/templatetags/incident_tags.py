@@ -27,8 +27,8 @@ def incident_announcements(context):
     )
     if not shown:
         return {"announcements": []}
-    deliveries = IncidentDelivery.objects.filter(pk__in=shown).select_related("incident")
-    deliveries = sorted(deliveries, key=lambda d: shown.index(d.pk))
+    found = IncidentDelivery.objects.select_related("incident").in_bulk(shown)
+    deliveries = [found[pk] for pk in shown if pk in found]  # newest first, as read
     language = translation.get_language()
     return {
         "request": request,
