@@ -52,27 +52,29 @@ def _batches(queryset, batch_size):
             return
 
 
+def _one_of(ids):
+    """SQL "is one of ``ids``" and its parameters: on PostgreSQL one array parameter (binding a
+    thousand separate ones costs more than the statement that uses them)."""
+    if connection.vendor == "postgresql":
+        return "= ANY(%s)", [list(ids)]
+    return f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
 def _mark(ids, name, now, *, only_if_unset=False) -> None:
-    """Set the time ``name`` of a batch's requests: on PostgreSQL the ids go as one array
-    parameter, like ``_add_events``' (a thousand separate ones cost more than the update)."""
-    if connection.vendor != "postgresql":
-        rows = DataSubjectRequest.objects.filter(pk__in=ids)
-        if only_if_unset:
-            rows = rows.filter(**{f"{name}__isnull": True})
-        rows.update(**{name: now})
-        return
+    """Set the time ``name`` of a batch's requests (one UPDATE)."""
     meta = DataSubjectRequest._meta
     quote = connection.ops.quote_name
     field = meta.get_field(name)
     column = quote(field.column)
+    where, ids_params = _one_of(ids)
     statement = (
         f"UPDATE {quote(meta.db_table)} SET {column} = %s "  # noqa: S608
-        f"WHERE {quote(meta.pk.column)} = ANY(%s)"
+        f"WHERE {quote(meta.pk.column)} {where}"
     )
     if only_if_unset:
         statement += f" AND {column} IS NULL"
     with connection.cursor() as cursor:
-        cursor.execute(statement, [field.get_db_prep_save(now, connection), list(ids)])
+        cursor.execute(statement, [field.get_db_prep_save(now, connection), *ids_params])
 
 
 def _add_events(ids, kind, public, now):
@@ -83,11 +85,7 @@ def _add_events(ids, kind, public, now):
     columns = ("request_id", "kind", "actor_id", "public", "detail", "data", "created_at")
     table, requests_table = quote(fields.db_table), quote(DataSubjectRequest._meta.db_table)
     names = ", ".join(quote(c) for c in columns)
-    if connection.vendor == "postgresql":
-        # One array parameter: binding a thousand separate ones costs more than the insert.
-        where, ids_params = "= ANY(%s)", [list(ids)]
-    else:
-        where, ids_params = f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
+    where, ids_params = _one_of(ids)
     statement = (
         f"INSERT INTO {table} ({names}) SELECT {quote('id')}, %s, NULL, %s, '', %s, %s "  # noqa: S608
         f"FROM {requests_table} WHERE {quote('id')} {where} ORDER BY {quote('id')}"
