@@ -290,13 +290,13 @@ class _SetBasedBatches:
     batch runs the same SQL (the next rows of the same candidates), so it is compiled once, in
     the first batch's transaction (a locking query compiles only inside one)."""
 
-    def __init__(self, rule, decl: Declaration, mode: str, qs, batch_size, now, *, claim=True):
+    def __init__(self, rule, decl: Declaration, mode: str, qs, batch_size, now):
         self.rule, self.decl, self.mode, self.now = rule, decl, mode, now
         self.qs, self.batch_size = qs, batch_size
         #: Whether each batch claims its rows first (FOR UPDATE SKIP LOCKED), leaving rows
         #: another sweep holds to that sweep. Not needed by the only sweep of the rule
         #: (``_only_sweep``): its statement takes the rows without writing a lock on each.
-        self.claim = claim
+        self.claim = True
         self.using = router.db_for_write(decl.model_class)
         self.connection = connections[self.using]
         self.owner = _owner_column(decl)
@@ -614,9 +614,9 @@ def run_rule(rule, holds, now, *, dry_run=False, batch_size=None) -> RuleRun:
     for decl, part, qs in plans:
         size = batch_size or settings.RETENTION_SWEEP_BATCH_SIZE
         if _set_based(rule, decl, part.mode):
-            connection = connections[router.db_for_write(decl.model_class)]
-            with _only_sweep(rule, connection) as alone:
-                batches = _SetBasedBatches(rule, decl, part.mode, qs, size, now, claim=not alone)
+            batches = _SetBasedBatches(rule, decl, part.mode, qs, size, now)
+            with _only_sweep(rule, batches.connection) as alone:
+                batches.claim = not alone
                 _erase_in_batches(rule, decl, part, qs, size, now, limit, batches)
         else:
             size = size if batch_size else min(size, ROW_BY_ROW_BATCH_SIZE)
