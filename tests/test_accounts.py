@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 import pytest
 import time_machine
 from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import translation
 
@@ -15,7 +17,12 @@ from accounts.models import PhoneCode, User
 from accounts.services import CodeError, send_code, verify_code
 from audit.models import AuditLogEntry
 
-from .factories import PASSWORD, UserFactory
+from .factories import (
+    PASSWORD,
+    DataSubjectRequestFactory,
+    EnterpriseVerificationFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -538,3 +545,22 @@ def test_lockout_counts_every_spelling_of_the_same_account(client, settings):
     assert response.status_code == 429
     assert "_auth_user_id" not in client.session
     assert user.email == "victim@example.com"
+
+
+def test_account_center_queries_do_not_grow_with_requests_or_verifications(client):
+    user = UserFactory()
+    DataSubjectRequestFactory(requester=user)
+    client.force_login(user)
+    client.get(reverse("accounts:center"))  # first visit: session and cookie state settle
+    with CaptureQueriesContext(connection) as one:
+        page = client.get(reverse("accounts:center"))
+    assert page.status_code == 200
+
+    for _ in range(6):
+        DataSubjectRequestFactory(requester=user)
+    EnterpriseVerificationFactory(user=user)
+    with CaptureQueriesContext(connection) as many:
+        page = client.get(reverse("accounts:center"))
+    html = page.content.decode()
+    assert html.count('href="/account/requests/DSR-') == 5  # the five latest
+    assert len(many) == len(one), [q["sql"][:80] for q in many]
